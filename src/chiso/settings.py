@@ -1,0 +1,63 @@
+"""Paths, ports and the demo window: one place, every value overridable from the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name) or default
+
+
+def _port(name: str, default: int) -> int:
+    return int(_env(name, str(default)))
+
+
+@dataclass(frozen=True)
+class Settings:
+    repo: Path = REPO_ROOT
+    home: Path = field(default_factory=lambda: Path(_env("CHISO_HOME", str(REPO_ROOT / "var"))).resolve())
+    venvs: Path = field(default_factory=lambda: Path(_env("CHISO_VENVS", str(REPO_ROOT / ".venvs"))))
+    host: str = "127.0.0.1"
+    pg_port: int = field(default_factory=lambda: _port("CHISO_PG_PORT", 5433))
+    oss_port: int = field(default_factory=lambda: _port("CHISO_OSS_PORT", 8701))
+    edoc_port: int = field(default_factory=lambda: _port("CHISO_EDOC_PORT", 8702))
+    national_port: int = field(default_factory=lambda: _port("CHISO_NATIONAL_PORT", 8703))
+    airflow_port: int = field(default_factory=lambda: _port("CHISO_AIRFLOW_PORT", 8080))
+    superset_port: int = field(default_factory=lambda: _port("CHISO_SUPERSET_PORT", 8088))
+    docs_port: int = field(default_factory=lambda: _port("CHISO_DOCS_PORT", 8089))
+    demo_start: date = field(default_factory=lambda: date.fromisoformat(_env("CHISO_DEMO_START", "2024-01-01")))
+    demo_end: date = field(default_factory=lambda: date.fromisoformat(_env("CHISO_DEMO_END", "2025-06-30")))
+    sim_seed: int = field(default_factory=lambda: int(_env("CHISO_SIM_SEED", "26")))
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def pgdata(self) -> Path:
+        return self.home / "pgdata"
+
+    @property
+    def esign_drop(self) -> Path:
+        return self.home / "esign_drop"
+
+    @property
+    def artifacts(self) -> Path:
+        return self.home / "artifacts"
+
+    def venv_bin(self, env: str) -> Path:
+        return self.venvs / env / "bin"
+
+
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""The local stack: embedded PostgreSQL, simulator, Airflow and Superset on loopback."""
