@@ -6,6 +6,7 @@ deployment injects its own.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -25,6 +26,8 @@ NAMES = (
     "oss_client_secret",
     "edoc_api_key",
     "national_token",
+    "airflow_secret_key",
+    "airflow_jwt_secret",
 )
 
 
@@ -36,6 +39,10 @@ def load(home: Path) -> dict[str, str]:
         if name not in data:
             data[name] = secrets.token_urlsafe(18)
             changed = True
+    if "airflow_fernet_key" not in data:
+        # Fernet wants 32 url-safe base64-encoded bytes.
+        data["airflow_fernet_key"] = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+        changed = True
     if changed:
         home.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")

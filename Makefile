@@ -1,0 +1,67 @@
+# chiso — two commands: `make run` (whole stack + demo pipeline) and `make test` (whole suite).
+SHELL := /bin/bash
+VENVS := .venvs
+UV := $(VENVS)/uv/bin/uv
+PYTHON ?= python3.11
+UV_VERSION := 0.13.8
+ENVS := airflow dbt superset
+CHISO := ./chiso
+PYTEST := $(VENVS)/airflow/bin/python -m pytest
+
+.PHONY: run stop status test test-unit test-e2e lint bench venvs browser clean help
+
+help:
+	@echo "make run | stop | status | test | lint | bench"
+
+## Virtualenvs from the committed lock files; re-synced only when a lock file changes.
+venvs: $(addprefix $(VENVS)/,$(addsuffix /.synced,$(ENVS))) $(VENVS)/airflow/.chiso
+
+$(UV):
+	$(PYTHON) -m venv $(VENVS)/uv
+	$(VENVS)/uv/bin/pip install -q uv==$(UV_VERSION)
+
+$(VENVS)/%/.synced: requirements/%.lock.txt | $(UV)
+	@echo "[make] syncing venv $* from $<"
+	@[ -x $(VENVS)/$*/bin/python ] || $(UV) venv -q --python $(PYTHON) $(VENVS)/$*
+	$(UV) pip sync -q --python $(VENVS)/$*/bin/python $<
+	@touch $@
+
+# The chiso package itself, editable, in the Airflow venv (sync above removes it, hence the dependency).
+$(VENVS)/airflow/.chiso: $(VENVS)/airflow/.synced pyproject.toml
+	$(UV) pip install -q --python $(VENVS)/airflow/bin/python --no-deps -e .
+	@touch $@
+
+## Headless Chromium for the browser tests (Debian package; Playwright cannot download browsers here).
+browser:
+	@command -v chromium >/dev/null || { \
+	  echo "[make] installing chromium (apt)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+run: venvs
+	$(CHISO) up --pipeline
+
+stop:
+	@[ -x $(VENVS)/airflow/bin/chiso ] && $(CHISO) down || true
+
+status:
+	@$(CHISO) status
+
+test: venvs browser
+	$(PYTEST) tests
+
+test-unit: venvs
+	$(PYTEST) tests -m "not e2e"
+
+test-e2e: venvs browser
+	$(PYTEST) tests -m e2e
+
+lint: venvs
+	$(VENVS)/airflow/bin/ruff check src dags tests
+	cd dbt_project && ../$(VENVS)/dbt/bin/sqlfluff lint models
+
+bench: venvs
+	$(VENVS)/airflow/bin/python -m chiso.bench
+
+clean: stop
+	rm -rf var

@@ -1,0 +1,100 @@
+"""The `chiso` command: drive the local stack and the pipeline (see README and operations.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+
+from chiso.settings import Settings
+
+
+def _stack():
+    from chiso.stack.supervisor import Stack
+
+    return Stack(Settings())
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    stack = _stack()
+    stack.up()
+    if args.pipeline:
+        rc = cmd_pipeline(argparse.Namespace(start=stack.s.demo_start, end=stack.s.demo_end))
+        if rc:
+            return rc
+    _print_access(stack.status())
+    return 0
+
+
+def _print_access(st: dict) -> None:
+    print("\n=== chiso đang chạy ===")
+    print(f"Airflow : {st['airflow']['url']}  (user {st['airflow']['user']} / {st['airflow']['password']})")
+    print(f"Superset: {st['superset']['url']}  (user {st['superset']['user']} / {st['superset']['password']}; "
+          f"viewer {st['superset']['viewer_user']} / {st['superset']['viewer_password']})")
+    print(f"Data Docs: {st['data_docs']['url']}")
+    print(f"Warehouse (marts, read-only): {st['warehouse']['marts_reader_uri']}")
+    print(f"Logs: {st['logs']}")
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    _stack().down()
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    st = _stack().status()
+    if args.json:
+        print(json.dumps(st, indent=2, ensure_ascii=False))
+    else:
+        for name, c in st["components"].items():
+            print(f"{name:10} {'healthy' if c['healthy'] else 'DOWN'}")
+        _print_access(st)
+    return 0 if st["healthy"] else 1
+
+
+def cmd_pipeline(args: argparse.Namespace) -> int:
+    from chiso.airflow_client import AirflowClient
+    from chiso.pipeline import run_pipeline
+
+    st = _stack().status()
+    if not st["components"]["airflow"]["healthy"]:
+        print("Airflow is not running: start the stack with `make run` or `./chiso up`.", file=sys.stderr)
+        return 2
+    a = st["airflow"]
+    failures = run_pipeline(AirflowClient(a["url"], a["user"], a["password"]), args.start, args.end)
+    for f in failures:
+        print(f"FAILED: {f}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="chiso", description="Kho dữ liệu chỉ số chuyển đổi số của tỉnh")
+    sub = p.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start every component (build what is missing)")
+    up.add_argument("--pipeline", action="store_true", help="then run the pipeline for the demo window")
+    up.set_defaults(func=cmd_up)
+    sub.add_parser("down", help="stop every process of the stack").set_defaults(func=cmd_down)
+    st = sub.add_parser("status", help="health of every component; exit 0 only when all are healthy")
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(func=cmd_status)
+    pl = sub.add_parser("pipeline", help="run extract → quality → transform → export for a window via Airflow")
+    pl.add_argument("--start", type=date.fromisoformat, required=True)
+    pl.add_argument("--end", type=date.fromisoformat, required=True)
+    pl.set_defaults(func=cmd_pipeline)
+    try:
+        from chiso.export.cli import register
+    except ImportError:
+        pass
+    else:
+        register(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

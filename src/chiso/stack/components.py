@@ -1,0 +1,168 @@
+"""Environment and command lines of every component of the local stack.
+
+Kept apart from the supervisor's control flow so docker-compose.yml can be checked against the same
+settings (tests/unit/test_compose.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from urllib.parse import quote
+
+from chiso.assets import CONN_EDOC, CONN_ESIGN, CONN_NATIONAL, CONN_ONE_STOP_SHOP, CONN_WAREHOUSE
+from chiso.settings import Settings
+from chiso.stack import postgres
+
+SIM_CLIENT_ID = "chiso-warehouse"
+AIRFLOW_ADMIN = "admin"
+SUPERSET_ADMIN = "admin"
+SUPERSET_VIEWER = "sotttt"
+
+
+def _conn_json(conn_type: str, **fields) -> str:
+    return json.dumps({"conn_type": conn_type, **{k: v for k, v in fields.items() if v is not None}})
+
+
+def connections(s: Settings, creds: dict[str, str]) -> dict[str, str]:
+    """AIRFLOW_CONN_* defaults pointing at the simulator and the embedded warehouse.
+
+    A value already in the environment wins: that is how a deployment points the DAGs at real systems.
+    """
+    defaults = {
+        CONN_ONE_STOP_SHOP: _conn_json(
+            "http", host=s.host, port=s.oss_port, schema="http", login=SIM_CLIENT_ID, password=creds["oss_client_secret"]
+        ),
+        CONN_EDOC: _conn_json("http", host=s.host, port=s.edoc_port, schema="http", password=creds["edoc_api_key"]),
+        CONN_ESIGN: _conn_json("fs", extra={"path": str(s.esign_drop)}),
+        CONN_NATIONAL: _conn_json(
+            "http", host=s.host, port=s.national_port, schema="http", password=creds["national_token"]
+        ),
+        CONN_WAREHOUSE: _conn_json(
+            "postgres", host=s.host, port=s.pg_port, schema=postgres.WAREHOUSE_DB,
+            login="chiso_loader", password=creds["pg_loader"],
+        ),
+    }
+    env = {}
+    for conn_id, value in defaults.items():
+        var = f"AIRFLOW_CONN_{conn_id.upper()}"
+        env[var] = os.environ.get(var) or value
+    return env
+
+
+def dbt_env(s: Settings, creds: dict[str, str]) -> dict[str, str]:
+    return {
+        "CHISO_PG_HOST": s.host,
+        "CHISO_PG_PORT": str(s.pg_port),
+        "CHISO_PG_DB": postgres.WAREHOUSE_DB,
+        "CHISO_DBT_USER": "chiso_transformer",
+        "CHISO_DBT_PASSWORD": creds["pg_transformer"],
+        "CHISO_DBT_EXECUTABLE": str(s.venv_bin("dbt") / "dbt"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+    }
+
+
+def airflow_home(s: Settings) -> Path:
+    return s.home / "airflow"
+
+
+def airflow_env(s: Settings, creds: dict[str, str]) -> dict[str, str]:
+    home = airflow_home(s)
+    pw = quote(creds["pg_airflow"], safe="")
+    env = {
+        **os.environ,
+        "PATH": f"{s.venv_bin('airflow')}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "AIRFLOW_HOME": str(home),
+        "CHISO_HOME": str(s.home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(s.repo / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        # 2 cores: a few parallel tasks, not the default 32 worker processes (~1 GB).
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "4",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Ho_Chi_Minh",
+        "AIRFLOW__CORE__FERNET_KEY": creds["airflow_fernet_key"],
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{AIRFLOW_ADMIN}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://{s.host}:{s.airflow_port}/execution/",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://airflow:{pw}@{s.host}:{s.pg_port}/airflow",
+        "AIRFLOW__API__HOST": s.host,
+        "AIRFLOW__API__PORT": str(s.airflow_port),
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__API__BASE_URL": f"http://{s.host}:{s.airflow_port}",
+        "AIRFLOW__API__SECRET_KEY": creds["airflow_secret_key"],
+        # Shared by api-server and workers: task JWTs must verify across processes.
+        "AIRFLOW__API_AUTH__JWT_SECRET": creds["airflow_jwt_secret"],
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(s.logs / "airflow"),
+        "AIRFLOW__CORE__ALLOWED_DESERIALIZATION_CLASSES_REGEXP": r"(airflow|chiso)\..*",
+        "GX_ANALYTICS_ENABLED": "False",
+        "DO_NOT_TRACK": "1",
+        "SCARF_ANALYTICS": "false",
+        "AIRFLOW__CORE__MP_START_METHOD": "fork",
+        "CHISO_DBT_PROJECT_DIR": str(s.repo / "dbt_project"),
+    }
+    env.update(dbt_env(s, creds))
+    env.update(connections(s, creds))
+    return env
+
+
+AIRFLOW_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+
+
+def airflow_argv(s: Settings, component: str) -> list[str]:
+    return [str(s.venv_bin("airflow") / "airflow"), component]
+
+
+def superset_home(s: Settings) -> Path:
+    return s.home / "superset"
+
+
+def superset_env(s: Settings, creds: dict[str, str]) -> dict[str, str]:
+    pw = quote(creds["pg_superset"], safe="")
+    return {
+        **os.environ,
+        "PATH": f"{s.venv_bin('superset')}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "SUPERSET_HOME": str(superset_home(s)),
+        "SUPERSET_CONFIG_PATH": str(s.repo / "superset" / "superset_config.py"),
+        "FLASK_APP": "superset",
+        "SUPERSET_SECRET_KEY": creds["superset_secret_key"],
+        "SUPERSET_METADATA_URI": f"postgresql+psycopg2://superset:{pw}@{s.host}:{s.pg_port}/superset",
+        "SCARF_ANALYTICS": "false",
+        "DO_NOT_TRACK": "1",
+    }
+
+
+def superset_argv(s: Settings) -> list[str]:
+    return [
+        str(s.venv_bin("superset") / "gunicorn"),
+        "--bind", f"{s.host}:{s.superset_port}",
+        "--workers", "2", "--worker-class", "gthread", "--threads", "4",
+        "--timeout", "120", "--limit-request-line", "0", "--limit-request-field_size", "0",
+        "superset.app:create_app()",
+    ]
+
+
+def simulator_argv(s: Settings, creds: dict[str, str]) -> list[str]:
+    return [
+        str(s.venv_bin("airflow") / "python"), "-m", "chiso.simulator", "serve",
+        "--oss-port", str(s.oss_port), "--edoc-port", str(s.edoc_port), "--national-port", str(s.national_port),
+        "--drop-dir", str(s.esign_drop), "--seed", str(s.sim_seed),
+        "--drop-start", s.demo_start.isoformat(),
+    ]
+
+
+def simulator_env(s: Settings, creds: dict[str, str]) -> dict[str, str]:
+    return {
+        **os.environ,
+        "CHISO_SIM_CLIENT_ID": SIM_CLIENT_ID,
+        "CHISO_SIM_CLIENT_SECRET": creds["oss_client_secret"],
+        "CHISO_SIM_API_KEY": creds["edoc_api_key"],
+        "CHISO_SIM_NATIONAL_TOKEN": creds["national_token"],
+        # The simulated world's "today": the day after the demo window, so scheduled daily runs of the real
+        # date find nothing new instead of mixing 2026 data into the demo.
+        "CHISO_SIM_TODAY": os.environ.get("CHISO_SIM_TODAY") or s.demo_end.fromordinal(s.demo_end.toordinal() + 1).isoformat(),
+    }

@@ -1,0 +1,219 @@
+"""`chiso up | down | status`: start, stop and check every component of the local stack."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from chiso.settings import Settings
+from chiso.stack import components as comp
+from chiso.stack import credentials, postgres, process
+
+SIMULATOR = "simulator"
+SUPERSET = "superset"
+DOCS = "docs"
+AIRFLOW_PREFIX = "airflow-"
+
+
+def say(msg: str) -> None:
+    print(f"[chiso {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def _run(argv: list[str], *, env: dict, log: Path, what: str, timeout: float = 900) -> None:
+    """Run a one-shot setup command, appending its output to a log; fail naming the log."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as f:
+        r = subprocess.run(argv, env=env, stdout=f, stderr=subprocess.STDOUT, timeout=timeout)
+    if r.returncode != 0:
+        tail = log.read_text(errors="replace")[-2000:]
+        raise RuntimeError(f"{what} failed (exit {r.returncode}); see {log}\n{tail}")
+
+
+def _http_ok(url: str, timeout: float = 2.0) -> bool:
+    try:
+        return httpx.get(url, timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _stamp_ok(stamp: Path, key: str) -> bool:
+    return stamp.exists() and stamp.read_text() == key
+
+
+def _lock_key(s: Settings, env_name: str) -> str:
+    return (s.repo / "requirements" / f"{env_name}.lock.txt").read_text()
+
+
+class Stack:
+    def __init__(self, s: Settings | None = None) -> None:
+        self.s = s or Settings()
+        self.creds = credentials.load(self.s.home)
+
+    # ---------- start ----------
+    def up(self) -> None:
+        t0 = time.monotonic()
+        s = self.s
+        for d in (s.logs, s.run_dir, s.esign_drop, s.artifacts):
+            d.mkdir(parents=True, exist_ok=True)
+        steps: list[tuple[str, Callable[[], None]]] = [
+            ("PostgreSQL", self._up_postgres),
+            ("trình mô phỏng hệ thống nguồn (simulator)", self._up_simulator),
+            ("Airflow", self._up_airflow),
+            ("Superset", self._up_superset),
+            ("Data Docs", self._up_docs),
+        ]
+        for i, (name, fn) in enumerate(steps, 1):
+            t = time.monotonic()
+            say(f"[{i}/{len(steps)}] {name} …")
+            fn()
+            say(f"[{i}/{len(steps)}] {name} sẵn sàng ({time.monotonic() - t:.1f}s)")
+        say(f"stack ready in {time.monotonic() - t0:.1f}s")
+
+    def _up_postgres(self) -> None:
+        postgres.ensure_running(self.s, self.creds)
+
+    def _up_simulator(self) -> None:
+        s = self.s
+        url = f"http://{s.host}:{s.oss_port}/health"
+        if process.read_pid(s.run_dir, SIMULATOR) and _http_ok(url):
+            return
+        process.stop(s.run_dir, SIMULATOR)
+        process.spawn(
+            SIMULATOR, comp.simulator_argv(s, self.creds), run_dir=s.run_dir, log_dir=s.logs,
+            env=comp.simulator_env(s, self.creds), cwd=s.repo,
+        )
+        process.wait_until(lambda: _http_ok(url), timeout=120, what="simulator")
+
+    def _up_airflow(self) -> None:
+        s = self.s
+        env = comp.airflow_env(s, self.creds)
+        home = comp.airflow_home(s)
+        home.mkdir(parents=True, exist_ok=True)
+        (home / "passwords.json").write_text(json.dumps({comp.AIRFLOW_ADMIN: self.creds["airflow_admin"]}))
+        stamp = home / ".migrated"
+        key = _lock_key(s, "airflow")
+        if not _stamp_ok(stamp, key):
+            say("    airflow db migrate (first start only)")
+            _run(comp.airflow_argv(s, "db") + ["migrate"], env=env, log=s.logs / "airflow-setup.log", what="airflow db migrate")
+            stamp.write_text(key)
+        for c in comp.AIRFLOW_COMPONENTS:
+            name = AIRFLOW_PREFIX + c
+            if process.read_pid(s.run_dir, name):
+                continue
+            process.spawn(name, comp.airflow_argv(s, c), run_dir=s.run_dir, log_dir=s.logs, env=env, cwd=s.repo)
+        process.wait_until(self._airflow_healthy, timeout=300, what="Airflow")
+
+    def _airflow_healthy(self) -> bool:
+        try:
+            h = httpx.get(f"http://{self.s.host}:{self.s.airflow_port}/api/v2/monitor/health", timeout=3).json()
+        except (httpx.HTTPError, ValueError):
+            return False
+        parts = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+        return all((h.get(p) or {}).get("status") == "healthy" for p in parts)
+
+    def _up_superset(self) -> None:
+        from chiso.stack import superset_setup
+
+        s = self.s
+        env = comp.superset_env(s, self.creds)
+        comp.superset_home(s).mkdir(parents=True, exist_ok=True)
+        stamp = comp.superset_home(s) / ".initialised"
+        key = _lock_key(s, "superset")
+        if not _stamp_ok(stamp, key):
+            say("    superset db upgrade + init (first start only, ~1-2 min)")
+            sup = str(s.venv_bin("superset") / "superset")
+            log = s.logs / "superset-setup.log"
+            _run([sup, "db", "upgrade"], env=env, log=log, what="superset db upgrade")
+            _run([sup, "init"], env=env, log=log, what="superset init")
+            stamp.write_text(key)
+        superset_setup.ensure_users(s, self.creds, env)
+        url = f"http://{s.host}:{s.superset_port}/health"
+        if not (process.read_pid(s.run_dir, SUPERSET) and _http_ok(url)):
+            process.stop(s.run_dir, SUPERSET)
+            process.spawn(SUPERSET, comp.superset_argv(s), run_dir=s.run_dir, log_dir=s.logs, env=env, cwd=s.repo)
+            process.wait_until(lambda: _http_ok(url), timeout=180, what="Superset")
+        say("    importing dashboards from superset/ (assets importer, overwrite)")
+        superset_setup.import_assets(s, self.creds)
+
+    def _up_docs(self) -> None:
+        s = self.s
+        root = s.home / "data_docs"
+        root.mkdir(parents=True, exist_ok=True)
+        url = f"http://{s.host}:{s.docs_port}/"
+        if process.read_pid(s.run_dir, DOCS) and _http_ok(url):
+            return
+        process.stop(s.run_dir, DOCS)
+        argv = [sys.executable, "-m", "http.server", str(s.docs_port), "--bind", s.host, "--directory", str(root)]
+        process.spawn(DOCS, argv, run_dir=s.run_dir, log_dir=s.logs, env={"PATH": "/usr/bin:/bin"})
+        process.wait_until(lambda: _http_ok(url), timeout=30, what="Data Docs server")
+
+    # ---------- stop ----------
+    def down(self) -> None:
+        s = self.s
+        for name in (DOCS, SUPERSET, *(AIRFLOW_PREFIX + c for c in reversed(comp.AIRFLOW_COMPONENTS)), SIMULATOR):
+            process.stop(s.run_dir, name)
+        postgres.stop(s)
+        pid = postgres.postmaster_pid(s)
+        if pid and process.pid_alive(pid):
+            raise RuntimeError(f"PostgreSQL (pid {pid}) did not stop")
+        say("stack stopped")
+
+    # ---------- status ----------
+    def status(self) -> dict:
+        s = self.s
+        pg_pid = postgres.postmaster_pid(s)
+        comps: dict[str, dict] = {
+            "postgres": {"healthy": postgres.is_ready(s), "pid": pg_pid, "port": s.pg_port},
+            "simulator": {
+                "healthy": _http_ok(f"http://{s.host}:{s.oss_port}/health"),
+                "pid": process.read_pid(s.run_dir, SIMULATOR),
+                "urls": {
+                    "one_stop_shop": f"http://{s.host}:{s.oss_port}",
+                    "edoc": f"http://{s.host}:{s.edoc_port}",
+                    "national_report": f"http://{s.host}:{s.national_port}",
+                    "esign_drop": str(s.esign_drop),
+                },
+            },
+            "airflow": {
+                "healthy": self._airflow_healthy(),
+                "pids": {c: process.read_pid(s.run_dir, AIRFLOW_PREFIX + c) for c in comp.AIRFLOW_COMPONENTS},
+            },
+            "superset": {
+                "healthy": _http_ok(f"http://{s.host}:{s.superset_port}/health"),
+                "pid": process.read_pid(s.run_dir, SUPERSET),
+            },
+            "data_docs": {
+                "healthy": _http_ok(f"http://{s.host}:{s.docs_port}/"),
+                "pid": process.read_pid(s.run_dir, DOCS),
+                "url": f"http://{s.host}:{s.docs_port}/",
+            },
+        }
+        comps["airflow"]["pid"] = comps["airflow"]["pids"]["api-server"]
+        c = self.creds
+        return {
+            "healthy": all(v["healthy"] for v in comps.values()),
+            "components": comps,
+            "warehouse": {
+                "uri": postgres.uri(s, "chiso_loader", c["pg_loader"]),
+                "transformer_uri": postgres.uri(s, "chiso_transformer", c["pg_transformer"]),
+                "marts_reader_uri": postgres.uri(s, "chiso_reader", c["pg_reader"]),
+                "admin_uri": postgres.uri(s, postgres.SUPERUSER, c["pg_superuser"]),
+            },
+            "airflow": {
+                "url": f"http://{s.host}:{s.airflow_port}", "user": comp.AIRFLOW_ADMIN, "password": c["airflow_admin"],
+            },
+            "superset": {
+                "url": f"http://{s.host}:{s.superset_port}",
+                "user": comp.SUPERSET_ADMIN, "password": c["superset_admin"],
+                "viewer_user": comp.SUPERSET_VIEWER, "viewer_password": c["superset_viewer"],
+            },
+            "data_docs": {"url": f"http://{s.host}:{s.docs_port}/"},
+            "logs": str(s.logs),
+            "artifacts": str(s.artifacts),
+        }
