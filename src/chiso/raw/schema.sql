@@ -186,6 +186,18 @@ CREATE INDEX IF NOT EXISTS esign_signatures_daily_key ON raw.esign_signatures_da
 CREATE INDEX IF NOT EXISTS esign_signatures_daily_seq ON raw.esign_signatures_daily (_seq);
 CREATE INDEX IF NOT EXISTS oss_units_key ON raw.oss_units (ma_dinh_danh, hieu_luc_tu, _seq);
 CREATE INDEX IF NOT EXISTS oss_procedures_key ON raw.oss_procedures (ma_thu_tuc, _seq);
+CREATE INDEX IF NOT EXISTS oss_units_seq ON raw.oss_units (_seq);
+CREATE INDEX IF NOT EXISTS oss_procedures_seq ON raw.oss_procedures (_seq);
+CREATE INDEX IF NOT EXISTS quarantine_batch ON raw.quarantine (batch_id);
+CREATE INDEX IF NOT EXISTS load_audit_entity ON raw.load_audit (source, entity, started_at);
+
+-- Additive refinements (kept as ALTERs so databases created from the first contract upgrade in place).
+-- notes: what the loader chose not to do, e.g. tombstones skipped because a bad row had no usable key.
+ALTER TABLE raw.load_audit ADD COLUMN IF NOT EXISTS notes text;
+-- status: loaded | empty (no data rows: nothing replaced) | rejected (unreadable: see raw.quarantine).
+ALTER TABLE raw.esign_files ADD COLUMN IF NOT EXISTS status text NOT NULL DEFAULT 'loaded';
+ALTER TABLE raw.esign_files ADD COLUMN IF NOT EXISTS rows_read integer;
+ALTER TABLE raw.esign_files ADD COLUMN IF NOT EXISTS error text;
 
 CREATE OR REPLACE VIEW raw.oss_units_latest AS
 SELECT * FROM (

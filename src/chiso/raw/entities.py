@@ -1,0 +1,412 @@
+"""Raw entities: how each source record maps to a raw table, typed and validated.
+
+One `Entity` per raw table. Parsing is strict: a value that does not parse is a bad row (quarantined
+with a Vietnamese reason naming the field), never coerced silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+# Kinds of fields: text, count (integer >= 0), int, bool, date (ISO), dmy_date (dd/mm/yyyy),
+# timestamp (ISO with offset), text_list (list of strings), vn_count (count with '.' thousands separator).
+
+
+@dataclass(frozen=True)
+class Field:
+    column: str
+    source: str
+    kind: str
+    required: bool = True  # the field must be present (missing = schema drift)
+    nullable: bool = False  # present but null is fine
+    key: bool = False
+
+
+@dataclass(frozen=True)
+class Entity:
+    name: str  # raw table (without schema)
+    source: str  # one_stop_shop | edoc | esign
+    entity: str  # load_audit.entity
+    fields: tuple[Field, ...]
+    date_column: str | None = None  # window column for daily entities; None = full snapshot
+    unit_column: str | None = None  # checked against the unit register when it is loaded
+    # Extra columns set by the extractor, stored but not part of the row hash (esign file provenance).
+    extra_columns: tuple[str, ...] = ()
+    # Latest-version order beyond _seq (esign: the highest file version wins).
+    version_order: tuple[str, ...] = ()
+
+    @property
+    def columns(self) -> list[str]:
+        return [f.column for f in self.fields]
+
+    @property
+    def key_columns(self) -> list[str]:
+        return [f.column for f in self.fields if f.key]
+
+    @property
+    def key_sources(self) -> list[str]:
+        return [f.source for f in self.fields if f.key]
+
+    @property
+    def count_columns(self) -> list[str]:
+        return [f.column for f in self.fields if f.kind in ("count", "vn_count")]
+
+    @property
+    def table(self) -> str:
+        return f"raw.{self.name}"
+
+
+def _f(column: str, source: str, kind: str, **kw: Any) -> Field:
+    return Field(column, source, kind, **kw)
+
+
+def _counts(pairs: list[tuple[str, str]], kind: str = "count") -> tuple[Field, ...]:
+    return tuple(_f(c, s, kind) for c, s in pairs)
+
+
+OSS_UNITS = Entity(
+    name="oss_units",
+    source="one_stop_shop",
+    entity="units",
+    fields=(
+        _f("ma_don_vi", "maDonVi", "text", nullable=True),
+        _f("ma_dinh_danh", "maDinhDanh", "text", key=True),
+        _f("ten_don_vi", "tenDonVi", "text"),
+        _f("loai_don_vi", "loaiDonVi", "text"),
+        _f("ma_dinh_danh_cha", "maDinhDanhCha", "text", nullable=True),
+        _f("ma_dvhc", "maDVHC", "text", nullable=True),
+        _f("so_can_bo", "soCanBo", "count", nullable=True),
+        _f("co_chung_thuc_dien_tu", "coChungThucDienTu", "bool", nullable=True),
+        _f("hieu_luc_tu", "hieuLucTu", "date", key=True),
+        _f("hieu_luc_den", "hieuLucDen", "date", nullable=True),
+    ),
+)
+
+OSS_PROCEDURES = Entity(
+    name="oss_procedures",
+    source="one_stop_shop",
+    entity="procedures",
+    fields=(
+        _f("ma_thu_tuc", "maThuTuc", "text", key=True),
+        _f("ten_thu_tuc", "tenThuTuc", "text"),
+        _f("linh_vuc", "linhVuc", "text", nullable=True),
+        _f("cap_thuc_hien", "capThucHien", "text"),
+        _f("muc_do_dvc", "mucDoDVC", "text"),
+        _f("co_phi_le_phi", "coPhiLePhi", "bool", nullable=True),
+        _f("tich_hop_thanh_toan", "tichHopThanhToan", "bool", nullable=True),
+        _f("doi_tuong_cong_dan", "doiTuongCongDan", "bool", nullable=True),
+        _f("ket_noi_du_lieu_dan_cu", "ketNoiDuLieuDanCu", "bool", nullable=True),
+        _f("ngay_hieu_luc_van_ban", "ngayHieuLucVanBan", "date", nullable=True),
+        _f("ngay_quyet_dinh_cong_bo", "ngayQuyetDinhCongBo", "date", nullable=True),
+        _f("ngay_cong_khai", "ngayCongKhai", "date", nullable=True),
+        _f("noi_dung_day_du", "noiDungDayDu", "bool", nullable=True),
+        _f("don_vi_thuc_hien", "donViThucHien", "text_list", nullable=True),
+    ),
+)
+
+OSS_DOSSIER_DAILY = Entity(
+    name="oss_dossier_daily",
+    source="one_stop_shop",
+    entity="dossier_daily",
+    date_column="ngay",
+    unit_column="ma_dinh_danh",
+    fields=(
+        _f("ngay", "ngay", "date", key=True),
+        _f("ma_dinh_danh", "maDinhDanh", "text", key=True),
+        _f("ma_thu_tuc", "maThuTuc", "text", key=True),
+        *_counts(
+            [
+                ("tiep_nhan_truc_tuyen", "tiepNhanTrucTuyen"),
+                ("tiep_nhan_truc_tiep", "tiepNhanTrucTiep"),
+                ("tiep_nhan_buu_chinh", "tiepNhanBuuChinh"),
+                ("tiep_nhan_toan_trinh", "tiepNhanToanTrinh"),
+                ("da_xu_ly_truoc_han", "daXuLyTruocHan"),
+                ("da_xu_ly_dung_han", "daXuLyDungHan"),
+                ("da_xu_ly_qua_han", "daXuLyQuaHan"),
+                ("dong_bo_dvcqg", "dongBoDVCQG"),
+                ("co_ket_qua_dien_tu", "coKetQuaDienTu"),
+                ("so_hoa", "soHoa"),
+                ("tai_su_dung_du_lieu", "taiSuDungDuLieu"),
+                ("luu_kho_ca_nhan", "luuKhoCaNhan"),
+                ("su_dung_du_lieu_dan_cu", "suDungDuLieuDanCu"),
+                ("co_nghia_vu_tai_chinh", "coNghiaVuTaiChinh"),
+                ("thanh_toan_truc_tuyen", "thanhToanTrucTuyen"),
+                ("danh_gia_khong_hai_long", "danhGiaKhongHaiLong"),
+                ("dang_xu_ly_trong_han", "dangXuLyTrongHan"),
+                ("dang_xu_ly_qua_han", "dangXuLyQuaHan"),
+            ]
+        ),
+        _f("thoi_diem_cap_nhat", "thoiDiemCapNhat", "timestamp", nullable=True),
+    ),
+)
+
+OSS_PETITION_DAILY = Entity(
+    name="oss_petition_daily",
+    source="one_stop_shop",
+    entity="petition_daily",
+    date_column="ngay",
+    unit_column="ma_dinh_danh",
+    fields=(
+        _f("ngay", "ngay", "date", key=True),
+        _f("ma_dinh_danh", "maDinhDanh", "text", key=True),
+        *_counts(
+            [
+                ("tiep_nhan", "tiepNhan"),
+                ("da_xu_ly_dung_han", "daXuLyDungHan"),
+                ("da_xu_ly_qua_han", "daXuLyQuaHan"),
+                ("khong_hai_long", "khongHaiLong"),
+                ("dang_xu_ly_trong_han", "dangXuLyTrongHan"),
+                ("dang_xu_ly_qua_han", "dangXuLyQuaHan"),
+            ]
+        ),
+        _f("thoi_diem_cap_nhat", "thoiDiemCapNhat", "timestamp", nullable=True),
+    ),
+)
+
+EDOC_DOCUMENTS_DAILY = Entity(
+    name="edoc_documents_daily",
+    source="edoc",
+    entity="documents_daily",
+    date_column="report_date",
+    unit_column="org_code",
+    fields=(
+        _f("report_date", "report_date", "date", key=True),
+        _f("org_code", "org_code", "text", key=True),
+        *_counts(
+            [
+                (c, c)
+                for c in (
+                    "incoming_total",
+                    "incoming_electronic",
+                    "outgoing_total",
+                    "outgoing_electronic",
+                    "outgoing_signed",
+                    "outgoing_via_axis",
+                    "paper_parallel",
+                    "work_files_total",
+                    "work_files_online",
+                )
+            ]
+        ),
+        _f("updated_at", "updated_at", "timestamp", nullable=True),
+    ),
+)
+
+ESIGN_HEADERS = (
+    "Mã định danh",
+    "Ngày",
+    "Chứng thư tổ chức hiệu lực",
+    "Chứng thư cá nhân hiệu lực",
+    "Cấp mới tổ chức",
+    "Cấp mới cá nhân",
+    "Thu hồi",
+    "Lượt ký tổ chức",
+    "Lượt ký cá nhân",
+    "Lượt ký từ xa",
+)
+
+ESIGN_SIGNATURES_DAILY = Entity(
+    name="esign_signatures_daily",
+    source="esign",
+    entity="signatures_daily",
+    date_column="report_date",
+    unit_column="ma_dinh_danh",
+    extra_columns=("source_file", "file_version"),
+    version_order=("file_version",),
+    fields=(
+        _f("report_date", "Ngày", "dmy_date", key=True),
+        _f("ma_dinh_danh", "Mã định danh", "text", key=True),
+        *_counts(
+            list(
+                zip(
+                    (
+                        "org_certs_active",
+                        "personal_certs_active",
+                        "org_certs_issued",
+                        "personal_certs_issued",
+                        "certs_revoked",
+                        "org_signatures",
+                        "personal_signatures",
+                        "remote_signatures",
+                    ),
+                    ESIGN_HEADERS[2:],
+                    strict=True,
+                )
+            ),
+            kind="vn_count",
+        ),
+    ),
+)
+
+ENTITIES = {
+    e.name: e
+    for e in (
+        OSS_UNITS,
+        OSS_PROCEDURES,
+        OSS_DOSSIER_DAILY,
+        OSS_PETITION_DAILY,
+        EDOC_DOCUMENTS_DAILY,
+        ESIGN_SIGNATURES_DAILY,
+    )
+}
+
+
+# ---------------------------------------------------------------- parsing
+
+
+class BadValue(ValueError):
+    """A value that does not parse; `message` is Vietnamese, for quarantine."""
+
+
+_VN_COUNT = re.compile(r"^-?\d{1,3}(\.\d{3})*$|^-?\d+$")
+
+
+def _parse(f: Field, v: Any) -> Any:
+    k = f.kind
+    if k == "text":
+        if not isinstance(v, str | int) or isinstance(v, bool):
+            raise BadValue(f"trường '{f.source}' không phải chuỗi ký tự ({v!r})")
+        s = str(v).strip()
+        if not s:
+            raise BadValue(f"trường '{f.source}' rỗng")
+        return s
+    if k in ("count", "int", "vn_count"):
+        if isinstance(v, bool):
+            raise BadValue(f"trường '{f.source}' không phải số nguyên ({v!r})")
+        if isinstance(v, int):
+            n = v
+        elif isinstance(v, float) and v.is_integer():
+            n = int(v)
+        elif isinstance(v, str) and k == "vn_count" and _VN_COUNT.match(v.strip()):
+            n = int(v.strip().replace(".", ""))
+        elif isinstance(v, str) and k != "vn_count" and re.fullmatch(r"-?\d+", v.strip()):
+            n = int(v.strip())
+        else:
+            raise BadValue(f"trường '{f.source}' không phải số nguyên ({v!r})")
+        if k != "int" and n < 0:
+            raise BadValue(f"trường '{f.source}' có giá trị âm ({n})")
+        if n > 2_147_483_647:
+            raise BadValue(f"trường '{f.source}' vượt quá giới hạn ({n})")
+        return n
+    if k == "bool":
+        if isinstance(v, bool):
+            return v
+        if v in (0, 1):
+            return bool(v)
+        if isinstance(v, str) and v.strip().lower() in ("true", "false"):
+            return v.strip().lower() == "true"
+        raise BadValue(f"trường '{f.source}' không phải giá trị đúng/sai ({v!r})")
+    if k == "date":
+        try:
+            if not isinstance(v, str) or len(v) != 10:
+                raise ValueError
+            return date.fromisoformat(v)
+        except ValueError:
+            raise BadValue(f"trường '{f.source}' không phải ngày hợp lệ YYYY-MM-DD ({v!r})") from None
+    if k == "dmy_date":
+        if isinstance(v, datetime):
+            return v.date()
+        if isinstance(v, date):
+            return v
+        try:
+            d, m, y = str(v).strip().split("/")
+            if len(y) != 4:
+                raise ValueError
+            return date(int(y), int(m), int(d))
+        except ValueError:
+            raise BadValue(f"trường '{f.source}' không phải ngày hợp lệ dd/mm/yyyy ({v!r})") from None
+    if k == "timestamp":
+        try:
+            ts = datetime.fromisoformat(str(v).replace("Z", "+00:00"))
+        except ValueError:
+            raise BadValue(f"trường '{f.source}' không phải thời điểm hợp lệ ({v!r})") from None
+        if ts.tzinfo is None:
+            raise BadValue(f"trường '{f.source}' thiếu múi giờ ({v!r})")
+        return ts
+    if k == "text_list":
+        if not isinstance(v, list) or not all(isinstance(x, str) and x.strip() for x in v):
+            raise BadValue(f"trường '{f.source}' không phải danh sách mã ({v!r})")
+        return [x.strip() for x in v]
+    raise AssertionError(f"unknown field kind {k}")
+
+
+@dataclass
+class Problem:
+    field: str | None
+    message: str
+    drift: bool = False  # the field is missing from the record (schema drift)
+
+
+@dataclass
+class Parsed:
+    values: dict[str, Any] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def key(self, entity: Entity) -> tuple | None:
+        k = tuple(self.values.get(c) for c in entity.key_columns)
+        return None if any(x is None for x in k) else k
+
+
+def parse_record(entity: Entity, record: Any) -> Parsed:
+    """Type one source record. Collects every problem so the quarantine reason is complete."""
+    out = Parsed()
+    if not isinstance(record, dict):
+        out.problems.append(Problem(None, f"bản ghi không phải đối tượng JSON ({type(record).__name__})"))
+        return out
+    for f in entity.fields:
+        if f.source not in record:
+            if f.required:
+                out.problems.append(Problem(f.source, f"thiếu trường '{f.source}'", drift=True))
+            out.values[f.column] = None
+            continue
+        v = record[f.source]
+        if v is None or (isinstance(v, str) and not v.strip() and f.kind != "text_list"):
+            if f.nullable:
+                out.values[f.column] = [] if f.kind == "text_list" else None
+            else:
+                out.problems.append(Problem(f.source, f"trường '{f.source}' rỗng"))
+                out.values[f.column] = None
+            continue
+        try:
+            out.values[f.column] = _parse(f, v)
+        except BadValue as e:
+            out.problems.append(Problem(f.source, str(e)))
+            out.values[f.column] = None
+    return out
+
+
+def unexpected_fields(entity: Entity, record: Any) -> list[str]:
+    if not isinstance(record, dict):
+        return []
+    known = {f.source for f in entity.fields}
+    return sorted(k for k in record if k not in known)
+
+
+def _canon(v: Any) -> Any:
+    if isinstance(v, datetime):
+        return v.isoformat()
+    if isinstance(v, date):
+        return v.isoformat()
+    return v
+
+
+def row_hash(entity: Entity, values: dict[str, Any]) -> str:
+    """sha256 of the business columns in column order (provenance columns excluded)."""
+    payload = json.dumps(
+        [_canon(values.get(c)) for c in entity.columns], ensure_ascii=False, separators=(",", ":")
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def canonical_json(record: Any) -> str:
+    """Canonical text of a received record, for the batch checksum and quarantine payloads."""
+    return json.dumps(record, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=_canon)

@@ -1,0 +1,539 @@
+"""Append-only raw loader: one call = one batch = one `raw.load_audit` row.
+
+Flow: lock the entity (one loader per entity at a time; stale `running` audits of dead loaders are
+marked failed) -> audit row `running` -> rows are parsed as they stream in and COPied into a TEMP
+table page by page (memory stays flat) -> one transaction stores only new versions (key new, or row
+hash differs from its latest version) and tombstones for keys the source stopped returning inside the
+re-read window -> audit `succeeded` with counts and a checksum. Anything raised before the commit
+leaves no version behind and the audit `failed` with the error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from importlib import resources
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from chiso.raw.entities import Entity, canonical_json, parse_record, row_hash, unexpected_fields
+
+log = logging.getLogger(__name__)
+
+TOMBSTONE_HASH = "deleted"
+STALE_ERROR = "Lượt tải bị gián đoạn (tiến trình dừng trước khi hoàn tất); không có phiên bản nào được ghi"
+SCHEMA_LOCK = 0x63_68_69_73  # advisory lock id serialising DDL of the raw schema
+
+
+class LoadError(RuntimeError):
+    """A batch that must fail loudly (schema drift on every row, empty snapshot, ...)."""
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    ref: str  # where the row came from: request + page + line, or file + line (Vietnamese words)
+    record: Any  # the record as received (dict from JSON, dict from a CSV/XLSX line)
+    extra: dict[str, Any] | None = None  # provenance columns of the entity (esign: source_file, version)
+
+
+@dataclass
+class BatchResult:
+    batch_id: str
+    source: str
+    entity: str
+    table: str
+    window_start: date | None
+    window_end: date | None
+    status: str = "running"
+    rows_received: int = 0
+    rows_new_versions: int = 0
+    rows_unchanged: int = 0
+    rows_deleted: int = 0
+    rows_quarantined: int = 0
+    checksum: str | None = None
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for k in ("window_start", "window_end"):
+            d[k] = d[k].isoformat() if d[k] else None
+        return d
+
+
+def schema_sql() -> str:
+    return resources.files("chiso.raw").joinpath("schema.sql").read_text(encoding="utf-8")
+
+
+def ensure_schema(conn: psycopg.Connection) -> None:
+    """Apply the raw DDL when it changed (idempotent). Serialised so concurrent loaders do not race
+    on CREATE; skipped when the recorded digest matches, so routine loads take no DDL locks."""
+    ddl = schema_sql()
+    digest = hashlib.sha256(ddl.encode()).hexdigest()
+    exists = conn.execute("SELECT to_regclass('raw.schema_version') IS NOT NULL").fetchone()[0]
+    if exists and conn.execute("SELECT 1 FROM raw.schema_version WHERE digest = %s", (digest,)).fetchone():
+        return
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+        conn.execute(ddl)
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS raw.schema_version (digest text PRIMARY KEY, applied_at timestamptz)"
+        )
+        conn.execute("DELETE FROM raw.schema_version")
+        conn.execute("INSERT INTO raw.schema_version VALUES (%s, now())", (digest,))
+
+
+def _lock_id(entity: Entity) -> str:
+    return f"chiso.raw.{entity.name}"
+
+
+def known_units(conn: psycopg.Connection) -> set[str] | None:
+    """Identifiers in the latest unit register; None while it has never been loaded."""
+    rows = conn.execute("SELECT DISTINCT ma_dinh_danh FROM raw.oss_units_latest").fetchall()
+    return {r[0] for r in rows} or None
+
+
+class _Batch:
+    def __init__(
+        self,
+        conn: psycopg.Connection,
+        entity: Entity,
+        result: BatchResult,
+        *,
+        units: set[str] | None,
+        tombstone_extra: dict[str, Any] | None,
+    ) -> None:
+        self.conn = conn
+        self.e = entity
+        self.r = result
+        self.units = units
+        self.tombstone_extra = tombstone_extra
+        self.digest = hashlib.sha256()
+        self.drift = Counter()  # source field -> rows missing it
+        self.unexpected = Counter()  # unknown source field -> rows carrying it
+        self.unkeyed_bad = 0
+        self.line = 0
+        self.stage_cols = [*entity.columns, *entity.extra_columns]
+        # Session TEMP tables when the role may create them; otherwise UNLOGGED work tables in raw
+        # named per entity (the entity lock makes them exclusive; leftovers of a dead loader are dropped).
+        self.use_temp = conn.execute(
+            "SELECT has_database_privilege(current_user, current_database(), 'TEMP')"
+        ).fetchone()[0]
+        if self.use_temp:
+            self.stage, self.qstage, self.latest = (
+                sql.Identifier(n) for n in ("_stage", "_qstage", "_latest")
+            )
+        else:
+            self.stage, self.qstage, self.latest = (
+                sql.Identifier("raw", f"_load_{entity.name}_{n}") for n in ("stage", "qstage", "latest")
+            )
+
+    # ------------------------------------------------------------ staging
+    def drop_work_tables(self) -> None:
+        self.conn.execute(
+            sql.SQL("DROP TABLE IF EXISTS {}, {}, {}").format(self.stage, self.qstage, self.latest)
+        )
+
+    def create_stage(self) -> None:
+        cols = sql.SQL(", ").join(sql.Identifier(c) for c in self.stage_cols)
+        kind = sql.SQL("TEMP" if self.use_temp else "UNLOGGED")
+        self.drop_work_tables()
+        self.conn.execute(
+            sql.SQL(
+                "CREATE {kind} TABLE {stage} AS SELECT {cols} FROM {t} WITH NO DATA;"
+                "ALTER TABLE {stage} ADD COLUMN _row_hash text, ADD COLUMN _line bigint,"
+                " ADD COLUMN _ref text, ADD COLUMN _ok boolean, ADD COLUMN _payload jsonb,"
+                " ADD COLUMN _dup smallint NOT NULL DEFAULT 0"
+            ).format(kind=kind, stage=self.stage, cols=cols, t=sql.Identifier("raw", self.e.name))
+        )
+        self.conn.execute(
+            sql.SQL(
+                "CREATE {kind} TABLE {q}"
+                " (record_ref text, field text, reason text, payload jsonb, _line bigint)"
+            ).format(kind=kind, q=self.qstage)
+        )
+
+    def _check(self, values: dict[str, Any]) -> list[tuple[str, str]]:
+        """Checks beyond parsing: window and unit register. Returns (field, reason)."""
+        out = []
+        e = self.e
+        if e.date_column and self.r.window_start and self.r.window_end:
+            d = values.get(e.date_column)
+            if d is not None and not (self.r.window_start <= d <= self.r.window_end):
+                src = next(f.source for f in e.fields if f.column == e.date_column)
+                out.append(
+                    (
+                        src,
+                        f"trường '{src}' = {d.isoformat()} nằm ngoài khoảng yêu cầu "
+                        f"{self.r.window_start.isoformat()}..{self.r.window_end.isoformat()}",
+                    )
+                )
+        if e.unit_column and self.units is not None:
+            u = values.get(e.unit_column)
+            if u is not None and u not in self.units:
+                src = next(f.source for f in e.fields if f.column == e.unit_column)
+                out.append((src, f"mã định danh '{u}' (trường '{src}') không có trong danh mục đơn vị"))
+        return out
+
+    def add_page(self, rows: Iterable[SourceRow]) -> None:
+        good: list[tuple] = []
+        bad: list[tuple] = []
+        for sr in rows:
+            self.line += 1
+            self.r.rows_received += 1
+            canon = canonical_json(sr.record)
+            self.digest.update(canon.encode())
+            self.digest.update(b"\n")
+            p = parse_record(self.e, sr.record)
+            for fname in unexpected_fields(self.e, sr.record):
+                self.unexpected[fname] += 1
+            problems = [(pr.field, pr.message) for pr in p.problems]
+            for pr in p.problems:
+                if pr.drift:
+                    self.drift[pr.field] += 1
+            problems += self._check(p.values)
+            extra = sr.extra or {}
+            vals = [p.values.get(c) for c in self.e.columns] + [extra.get(c) for c in self.e.extra_columns]
+            if problems:
+                drifted = [pr.field for pr in p.problems if pr.drift]
+                reason = "; ".join(m for _, m in problems)
+                if drifted:
+                    unk = unexpected_fields(self.e, sr.record)
+                    reason += (
+                        " (lệch cấu trúc dữ liệu nguồn"
+                        + (f"; trường lạ: {', '.join(unk)}" if unk else "")
+                        + ")"
+                    )
+                bad.append((sr.ref, problems[0][0], reason[:1].upper() + reason[1:], canon, self.line))
+                if p.key(self.e) is None:
+                    self.unkeyed_bad += 1
+                else:  # keep the key as "seen" so it is not tombstoned; its previous version stays
+                    keyed = [
+                        v if c in self.e.key_columns else None
+                        for c, v in zip(self.stage_cols, vals, strict=True)
+                    ]
+                    good.append((*keyed, None, self.line, sr.ref, False, canon))
+            else:
+                good.append((*vals, row_hash(self.e, p.values), self.line, sr.ref, True, canon))
+        cols = sql.SQL(", ").join(
+            sql.Identifier(c) for c in [*self.stage_cols, "_row_hash", "_line", "_ref", "_ok", "_payload"]
+        )
+        with self.conn.cursor() as cur:
+            if good:
+                with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(self.stage, cols)) as cp:
+                    for row in good:
+                        cp.write_row(row)
+            if bad:
+                with cur.copy(
+                    sql.SQL("COPY {} (record_ref, field, reason, payload, _line) FROM STDIN").format(
+                        self.qstage
+                    )
+                ) as cp:
+                    for row in bad:
+                        cp.write_row(row)
+
+    # ------------------------------------------------------------ commit
+    def _key_match(self, a: str, b: str) -> sql.Composable:
+        return sql.SQL(" AND ").join(
+            sql.SQL("{}.{} = {}.{}").format(
+                sql.Identifier(a), sql.Identifier(k), sql.Identifier(b), sql.Identifier(k)
+            )
+            for k in self.e.key_columns
+        )
+
+    def commit(self) -> None:
+        e, r, conn = self.e, self.r, self.conn
+        r.checksum = self.digest.hexdigest()
+        self._fail_on_drift()
+        keys = sql.SQL(", ").join(sql.Identifier(k) for k in e.key_columns)
+        t = sql.Identifier("raw", e.name)
+        with conn.transaction():
+            # Duplicate keys within the batch: identical copies keep one; conflicting ones keep none.
+            conn.execute(
+                sql.SQL(
+                    "WITH d AS (SELECT {keys}, count(DISTINCT _row_hash) AS h, min(_line) AS first"
+                    " FROM {stage} WHERE _ok GROUP BY {keys} HAVING count(*) > 1)"
+                    " UPDATE {stage} s SET _ok = false, _dup = CASE WHEN d.h = 1 THEN 1 ELSE 2 END"
+                    " FROM d WHERE {match} AND s._ok AND (d.h > 1 OR s._line <> d.first)"
+                ).format(keys=keys, stage=self.stage, match=self._key_match("s", "d"))
+            )
+            key_text = sql.SQL(" || ', ' || ").join(
+                sql.SQL("{}::text").format(sql.Identifier(k)) for k in e.key_columns
+            )
+            key_names = ", ".join(f.source for f in e.fields if f.key)
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO {q} SELECT _ref, {k0},"
+                    " CASE _dup WHEN 1 THEN {same} || ({kt}) || ') lặp lại, cùng nội dung: đã giữ một bản'"
+                    " ELSE {diff} || ({kt})"
+                    " || ') xuất hiện nhiều lần với nội dung khác nhau: giữ phiên bản trước' END,"
+                    " _payload, _line FROM {stage} WHERE _dup > 0"
+                ).format(
+                    q=self.qstage,
+                    stage=self.stage,
+                    k0=sql.Literal(e.key_sources[0]),
+                    kt=key_text,
+                    same=sql.Literal(f"Trùng khóa ({key_names}) = ("),
+                    diff=sql.Literal(f"Trùng khóa ({key_names}) = ("),
+                )
+            )
+            # Latest stored version of every key in scope.
+            scope, params = self._scope()
+            order = sql.SQL(", ").join(
+                [
+                    keys,
+                    *(sql.SQL("{} DESC").format(sql.Identifier(c)) for c in e.version_order),
+                    sql.SQL("_seq DESC"),
+                ]
+            )
+            vcols = sql.SQL("").join(sql.SQL(", {}").format(sql.Identifier(c)) for c in e.version_order)
+            conn.execute(
+                sql.SQL(
+                    "CREATE {kind} TABLE {latest} AS SELECT DISTINCT ON ({keys}) {keys}{v},"
+                    " _row_hash, _is_deleted, _seq FROM {t} WHERE {scope} ORDER BY {order}"
+                ).format(
+                    kind=sql.SQL("TEMP" if self.use_temp else "UNLOGGED"),
+                    latest=self.latest,
+                    keys=keys,
+                    v=vcols,
+                    t=t,
+                    scope=scope,
+                    order=order,
+                ),
+                params,
+            )
+            live = conn.execute(
+                sql.SQL("SELECT count(*) FROM {} WHERE NOT _is_deleted").format(self.latest)
+            ).fetchone()[0]
+            staged = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(self.stage)).fetchone()[0]
+            if staged == 0 and live > 0 and not self.unkeyed_bad:
+                what = "danh mục" if e.date_column is None else "khoảng"
+                raise LoadError(
+                    f"{e.source}/{e.entity}: nguồn trả về 0 bản ghi cho {what} "
+                    f"{self._window_text()} trong khi kho đang có {live} bản ghi; "
+                    "từ chối xóa hàng loạt (kiểm tra nguồn rồi chạy lại)"
+                )
+            cols = [*e.columns, *e.extra_columns]
+            ident = sql.SQL(", ").join(sql.Identifier(c) for c in cols)
+            s_ident = sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c)) for c in cols)
+            cur = conn.execute(
+                sql.SQL(
+                    "INSERT INTO {t} ({ident}, _batch_id, _row_hash)"
+                    " SELECT {s_ident}, %(batch)s, s._row_hash FROM {stage} s"
+                    " LEFT JOIN {latest} l ON {match}"
+                    " WHERE s._ok AND (l._seq IS NULL OR l._is_deleted OR l._row_hash <> s._row_hash)"
+                    " ORDER BY s._line"
+                ).format(
+                    t=t,
+                    ident=ident,
+                    s_ident=s_ident,
+                    stage=self.stage,
+                    latest=self.latest,
+                    match=self._key_match("s", "l"),
+                ),
+                {"batch": r.batch_id},
+            )
+            r.rows_new_versions = cur.rowcount
+            ok = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE _ok").format(self.stage)).fetchone()[0]
+            r.rows_unchanged = ok - r.rows_new_versions
+            if self.unkeyed_bad:
+                r.notes.append(
+                    f"không tạo bản ghi xóa: {self.unkeyed_bad} bản ghi lỗi không xác định được khóa"
+                )
+            else:
+                r.rows_deleted = self._tombstones(t, cols)
+            cur = conn.execute(
+                sql.SQL(
+                    "INSERT INTO raw.quarantine"
+                    " (batch_id, source, entity, record_ref, field, reason, payload)"
+                    " SELECT %s, %s, %s, record_ref, field, reason, payload FROM {} ORDER BY _line"
+                ).format(self.qstage),
+                (r.batch_id, e.source, e.entity),
+            )
+            r.rows_quarantined = cur.rowcount
+            conn.execute(sql.SQL("DROP TABLE {}").format(self.latest))
+            before_commit(self)
+            r.status = "succeeded"
+            conn.execute(
+                "UPDATE raw.load_audit SET status = 'succeeded', finished_at = now(), rows_received = %s,"
+                " rows_new_versions = %s, rows_unchanged = %s, rows_deleted = %s, rows_quarantined = %s,"
+                " checksum = %s, notes = %s WHERE batch_id = %s",
+                (
+                    r.rows_received,
+                    r.rows_new_versions,
+                    r.rows_unchanged,
+                    r.rows_deleted,
+                    r.rows_quarantined,
+                    r.checksum,
+                    "; ".join(r.notes) or None,
+                    r.batch_id,
+                ),
+            )
+
+    def _window_text(self) -> str:
+        if self.r.window_start:
+            return f"{self.r.window_start.isoformat()}..{self.r.window_end.isoformat()}"
+        return "toàn bộ"
+
+    def _scope(self) -> tuple[sql.Composable, dict]:
+        e = self.e
+        if e.date_column is None:
+            return sql.SQL("true"), {}
+        return (
+            sql.SQL("{} BETWEEN %(ws)s AND %(we)s").format(sql.Identifier(e.date_column)),
+            {"ws": self.r.window_start, "we": self.r.window_end},
+        )
+
+    def _tombstones(self, t: sql.Composable, cols: list[str]) -> int:
+        e = self.e
+        counts = set(e.count_columns)
+        extra = self.tombstone_extra or {}
+        select = []
+        params: dict[str, Any] = {"batch": self.r.batch_id}
+        for c in cols:
+            if c in counts:
+                select.append(sql.SQL("0"))
+            elif c in extra:
+                select.append(sql.Placeholder(f"x_{c}"))
+                params[f"x_{c}"] = extra[c]
+            else:
+                select.append(sql.SQL("r.{}").format(sql.Identifier(c)))
+        cond = sql.SQL("")
+        for c in e.version_order:  # an older file version never deletes what a newer one holds
+            if c in extra:
+                cond += sql.SQL(" AND l.{} <= {}").format(sql.Identifier(c), sql.Placeholder(f"x_{c}"))
+        cur = self.conn.execute(
+            sql.SQL(
+                "INSERT INTO {t} ({ident}, _batch_id, _row_hash, _is_deleted)"
+                " SELECT {sel}, %(batch)s, {th}, true FROM {latest} l JOIN {t} r ON r._seq = l._seq"
+                " WHERE NOT l._is_deleted{cond}"
+                " AND NOT EXISTS (SELECT 1 FROM {stage} s WHERE {match}) ORDER BY l._seq"
+            ).format(
+                latest=self.latest,
+                stage=self.stage,
+                t=t,
+                ident=sql.SQL(", ").join(sql.Identifier(c) for c in cols),
+                sel=sql.SQL(", ").join(select),
+                th=sql.Literal(TOMBSTONE_HASH),
+                cond=cond,
+                match=self._key_match("s", "l"),
+            ),
+            params,
+        )
+        return cur.rowcount
+
+    def _fail_on_drift(self) -> None:
+        n = self.r.rows_received
+        if not n:
+            return
+        everywhere = [f for f, c in self.drift.items() if c == n]
+        if everywhere:
+            unk = [f for f, c in self.unexpected.items() if c == n]
+            hint = f"; nguồn trả về trường lạ: {', '.join(unk)}" if unk else ""
+            raise LoadError(
+                f"{self.e.source}/{self.e.entity}: lệch cấu trúc dữ liệu nguồn — trường "
+                f"{', '.join(repr(f) for f in everywhere)} không có trong bất kỳ bản ghi nào "
+                f"({n} bản ghi, {self._window_text()}){hint}. Lượt tải bị hủy, không ghi dữ liệu."
+            )
+
+
+def before_commit(batch: _Batch) -> None:
+    """Test seam: called inside the version transaction right before the audit is marked succeeded."""
+
+
+def load_batch(
+    warehouse_uri: str,
+    entity: Entity,
+    pages: Iterable[Iterable[SourceRow]],
+    *,
+    window_start: date | None = None,
+    window_end: date | None = None,
+    run_id: str = "cli",
+    tombstone_extra: dict[str, Any] | None = None,
+    check_units: bool = True,
+) -> BatchResult:
+    """Load one batch. `pages` is consumed lazily (a page at a time); exceptions it raises (source
+    errors) fail the batch like loader errors do. Raises after recording the failure."""
+    if entity.date_column and (window_start is None or window_end is None):
+        raise ValueError(f"{entity.name} is a daily entity: window_start and window_end are required")
+    result = BatchResult(
+        batch_id=str(uuid.uuid4()),
+        source=entity.source,
+        entity=entity.entity,
+        table=entity.table,
+        window_start=window_start,
+        window_end=window_end,
+    )
+    with psycopg.connect(warehouse_uri, autocommit=True, application_name="chiso-loader") as conn:
+        ensure_schema(conn)
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (_lock_id(entity),))
+        # Holding the entity lock: any audit still `running` belongs to a loader that died.
+        conn.execute(
+            "UPDATE raw.load_audit SET status = 'failed', finished_at = now(),"
+            " error = coalesce(error, %s)"
+            " WHERE status = 'running' AND source = %s AND entity = %s",
+            (STALE_ERROR, entity.source, entity.entity),
+        )
+        conn.execute(
+            "INSERT INTO raw.load_audit (batch_id, source, entity, window_start, window_end, run_id, status)"
+            " VALUES (%s, %s, %s, %s, %s, %s, 'running')",
+            (result.batch_id, entity.source, entity.entity, window_start, window_end, run_id),
+        )
+        units = known_units(conn) if (check_units and entity.unit_column) else None
+        batch = _Batch(conn, entity, result, units=units, tombstone_extra=tombstone_extra)
+        try:
+            batch.create_stage()
+            for page in pages:
+                batch.add_page(page)
+            batch.commit()
+        except BaseException as exc:
+            result.status = "failed"
+            result.error = f"{type(exc).__name__}: {exc}"
+            try:
+                if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                    conn.rollback()
+                conn.execute(
+                    "UPDATE raw.load_audit SET status = 'failed', finished_at = now(), rows_received = %s,"
+                    " checksum = %s, error = %s WHERE batch_id = %s",
+                    (result.rows_received, result.checksum, result.error[:4000], result.batch_id),
+                )
+            except psycopg.Error:  # the connection itself is gone: the next loader marks it failed
+                log.exception("could not record the failure of batch %s", result.batch_id)
+            raise
+        finally:
+            if not conn.closed and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+                batch.drop_work_tables()
+                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (_lock_id(entity),))
+    log.info(
+        "%s.%s %s..%s: %d received, %d new, %d unchanged, %d deleted, %d quarantined",
+        entity.source,
+        entity.entity,
+        window_start,
+        window_end,
+        result.rows_received,
+        result.rows_new_versions,
+        result.rows_unchanged,
+        result.rows_deleted,
+        result.rows_quarantined,
+    )
+    return result
+
+
+def chunks(start: date, end: date, days: int) -> Iterator[tuple[date, date]]:
+    """Split [start, end] into consecutive windows of at most `days` days."""
+    from datetime import timedelta
+
+    if end < start:
+        raise ValueError(f"window end {end} is before start {start}")
+    cur = start
+    while cur <= end:
+        last = min(end, cur + timedelta(days=days - 1))
+        yield cur, last
+        cur = last + timedelta(days=1)
