@@ -36,7 +36,7 @@ class Warehouse:
 @pytest.fixture(scope="session")
 def warehouse() -> Iterator[Warehouse]:
     home = Path(tempfile.mkdtemp(prefix="chiso-test-"))
-    os.chmod(home, 0o755)
+    os.chmod(home, 0o755)  # noqa: S103 - the postgres OS user must traverse it
     settings = Settings(home=home, pg_port=int(os.environ.get("CHISO_TEST_PG_PORT", "5499")))
     creds = credentials.load(home)
     postgres.ensure_running(settings, creds)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -32,7 +33,8 @@ def connections(s: Settings, creds: dict[str, str]) -> dict[str, str]:
     """
     defaults = {
         CONN_ONE_STOP_SHOP: _conn_json(
-            "http", host=s.host, port=s.oss_port, schema="http", login=SIM_CLIENT_ID, password=creds["oss_client_secret"]
+            "http", host=s.host, port=s.oss_port, schema="http",
+            login=SIM_CLIENT_ID, password=creds["oss_client_secret"],
         ),
         CONN_EDOC: _conn_json("http", host=s.host, port=s.edoc_port, schema="http", password=creds["edoc_api_key"]),
         CONN_ESIGN: _conn_json("fs", extra={"path": str(s.esign_drop)}),
@@ -98,6 +100,9 @@ def airflow_env(s: Settings, creds: dict[str, str]) -> dict[str, str]:
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(s.logs / "airflow"),
+        # Log-serving ports follow the API port so a test stack can run beside a dev stack.
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(s.airflow_port + 713),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(s.airflow_port + 714),
         "AIRFLOW__CORE__ALLOWED_DESERIALIZATION_CLASSES_REGEXP": r"(airflow|chiso)\..*",
         "GX_ANALYTICS_ENABLED": "False",
         "DO_NOT_TRACK": "1",
@@ -164,5 +169,5 @@ def simulator_env(s: Settings, creds: dict[str, str]) -> dict[str, str]:
         "CHISO_SIM_NATIONAL_TOKEN": creds["national_token"],
         # The simulated world's "today": the day after the demo window, so scheduled daily runs of the real
         # date find nothing new instead of mixing 2026 data into the demo.
-        "CHISO_SIM_TODAY": os.environ.get("CHISO_SIM_TODAY") or s.demo_end.fromordinal(s.demo_end.toordinal() + 1).isoformat(),
+        "CHISO_SIM_TODAY": os.environ.get("CHISO_SIM_TODAY") or (s.demo_end + timedelta(days=1)).isoformat(),
     }

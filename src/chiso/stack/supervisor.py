@@ -100,7 +100,8 @@ class Stack:
         key = _lock_key(s, "airflow")
         if not _stamp_ok(stamp, key):
             say("    airflow db migrate (first start only)")
-            _run(comp.airflow_argv(s, "db") + ["migrate"], env=env, log=s.logs / "airflow-setup.log", what="airflow db migrate")
+            _run(comp.airflow_argv(s, "db") + ["migrate"], env=env, log=s.logs / "airflow-setup.log",
+                 what="airflow db migrate")
             stamp.write_text(key)
         for c in comp.AIRFLOW_COMPONENTS:
             name = AIRFLOW_PREFIX + c

@@ -1,0 +1,55 @@
+"""Raw → staging → marts with dbt (via Cosmos, dbt in its own venv), guarded by GX before and after.
+
+Runs whenever any raw table receives new data. A critical data-quality failure on raw stops the
+build, so marts are never rebuilt from bad data; the next clean load recovers without manual steps.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Asset, AssetAny, dag, task
+from cosmos import DbtTaskGroup
+
+from chiso.assets import CONN_WAREHOUSE, MARTS_ASSET_URI, RAW_TABLES, raw_asset_uri
+from chiso.dbt_config import cosmos_configs
+
+project, profile, execution, render = cosmos_configs()
+raw_assets = [Asset(raw_asset_uri(t)) for t in RAW_TABLES]  # any raw table's update triggers a run
+
+
+@dag(
+    dag_id="transform_warehouse",
+    schedule=AssetAny(*raw_assets),
+    start_date=pendulum.datetime(2024, 1, 1, tz="Asia/Ho_Chi_Minh"),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"retries": 1, "retry_delay": pendulum.duration(minutes=1)},
+    tags=["chiso", "transform"],
+    doc_md=__doc__,
+)
+def transform_warehouse():
+    @task
+    def check_raw() -> None:
+        from chiso.orchestration import check_layer
+
+        check_layer("raw", CONN_WAREHOUSE)
+
+    dbt = DbtTaskGroup(
+        group_id="dbt",
+        project_config=project,
+        profile_config=profile,
+        execution_config=execution,
+        render_config=render,
+        default_args={"retries": 1},
+    )
+
+    @task(outlets=[Asset(MARTS_ASSET_URI)])
+    def check_marts() -> None:
+        from chiso.orchestration import check_layer
+
+        check_layer("marts", CONN_WAREHOUSE)
+
+    check_raw() >> dbt >> check_marts()
+
+
+transform_warehouse()

@@ -1,0 +1,41 @@
+"""Where dbt lives and how Cosmos should call it: dbt runs from its own venv as a subprocess,
+with the transformer role's credentials from the environment (set by the supervisor or the deployment)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from chiso.settings import REPO_ROOT
+
+
+def project_dir() -> Path:
+    return Path(os.environ.get("CHISO_DBT_PROJECT_DIR", REPO_ROOT / "dbt_project"))
+
+
+def dbt_executable() -> str:
+    return os.environ.get("CHISO_DBT_EXECUTABLE", str(REPO_ROOT / ".venvs" / "dbt" / "bin" / "dbt"))
+
+
+def cosmos_configs():
+    """(ProjectConfig, ProfileConfig, ExecutionConfig, RenderConfig) for the transform DAG."""
+    from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+    from cosmos.constants import InvocationMode, LoadMode, TestBehavior
+
+    project = ProjectConfig(
+        dbt_project_path=project_dir(),
+        env_vars={k: v for k, v in os.environ.items() if k.startswith(("CHISO_PG_", "CHISO_DBT_"))},
+    )
+    profile = ProfileConfig(
+        profile_name="chiso", target_name="local", profiles_yml_filepath=project_dir() / "profiles.yml"
+    )
+    execution = ExecutionConfig(dbt_executable_path=dbt_executable(), invocation_mode=InvocationMode.SUBPROCESS)
+    render = RenderConfig(
+        load_method=LoadMode.DBT_LS,
+        dbt_executable_path=dbt_executable(),
+        invocation_mode=InvocationMode.SUBPROCESS,
+        test_behavior=TestBehavior.AFTER_EACH,
+        emit_datasets=False,  # the DAG emits one marts asset itself, after the marts are checked
+        enable_mock_profile=False,
+    )
+    return project, profile, execution, render
