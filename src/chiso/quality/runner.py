@@ -1,0 +1,318 @@
+"""Run one quality suite against the warehouse with GX Core and store the results.
+
+Each asset's rows are first materialised into an unlogged scratch table (one scan of the `_latest`
+views instead of one per metric query: GX issues dozens), then validated as a GX table asset.
+The GX context is ephemeral except for its expectation and validation-result stores, which are
+files under $CHISO_HOME/gx so that Data Docs ($CHISO_HOME/data_docs) keep the history of runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from chiso.quality.config import SuiteSpec, load_freshness, load_suite, render_sql
+from chiso.quality.outcome import ExpectationOutcome, QualityOutcome, message_vi
+from chiso.quality.store import ensure_schema, plain_uri, write_outcome
+
+log = logging.getLogger(__name__)
+
+SCRATCH_PREFIX = "_batch_"
+SAMPLE_SIZE = 10
+DOCS_KEEP_PER_SUITE = 200  # validation results kept for Data Docs, per GX suite (the DB keeps all)
+
+
+def _home(home: Path | None) -> Path:
+    if home is not None:
+        return Path(home)
+    from chiso.settings import get_settings
+
+    return get_settings().home
+
+
+def _sqlalchemy_uri(uri: str) -> str:
+    return "postgresql+psycopg://" + plain_uri(uri)[len("postgresql://"):]
+
+
+def _gx_context(home: Path):
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import DataContextConfig, ProgressBarsConfig
+
+    gx_root = home / "gx"
+
+    def fs(sub: str) -> dict:
+        return {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(gx_root / sub)}
+
+    mem = {"class_name": "InMemoryStoreBackend"}
+    cfg = DataContextConfig(
+        stores={
+            "expectations_store": {"class_name": "ExpectationsStore", "store_backend": fs("expectations")},
+            "validation_results_store": {"class_name": "ValidationResultsStore", "store_backend": fs("validations")},
+            "checkpoint_store": {"class_name": "CheckpointStore", "store_backend": mem},
+            "validation_definition_store": {"class_name": "ValidationDefinitionStore", "store_backend": mem},
+        },
+        expectations_store_name="expectations_store",
+        validation_results_store_name="validation_results_store",
+        checkpoint_store_name="checkpoint_store",
+        data_docs_sites={
+            "local_site": {
+                "class_name": "SiteBuilder",
+                "show_how_to_buttons": False,
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend",
+                                  "base_directory": str(home / "data_docs")},
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            }
+        },
+        analytics_enabled=False,
+        progress_bars=ProgressBarsConfig(globally=False),
+    )
+    return gx.get_context(mode="ephemeral", project_config=cfg)
+
+
+def _build_expectation(spec, window):
+    import great_expectations as gx
+
+    cls = getattr(gx.expectations, spec.type)
+    kwargs = dict(spec.kwargs)
+    if spec.is_sql:
+        kwargs["unexpected_rows_query"] = render_sql(kwargs["unexpected_rows_query"], window)
+    if spec.mostly is not None:
+        kwargs["mostly"] = spec.mostly
+    return cls(
+        **kwargs,
+        severity=spec.severity,
+        description=spec.description_vi,
+        meta={"chiso_name": spec.name, "severity": spec.severity},
+    )
+
+
+def _drop_stale_scratch(conn: psycopg.Connection, max_age_s: int = 86400) -> None:
+    """Scratch tables of runs that died (killed worker) are named with their creation time."""
+    now = int(time.time())
+    rows = conn.execute(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'quality' AND tablename LIKE %s",
+        (SCRATCH_PREFIX + "%",),
+    ).fetchall()
+    for (t,) in rows:
+        m = re.match(rf"{SCRATCH_PREFIX}(\d+)_", t)
+        if m and now - int(m.group(1)) > max_age_s:
+            conn.execute(f'DROP TABLE IF EXISTS quality."{t}"')
+
+
+def _materialise(conn: psycopg.Connection, query: str) -> str:
+    name = f"{SCRATCH_PREFIX}{int(time.time())}_{secrets.token_hex(4)}"
+    conn.execute(f'CREATE UNLOGGED TABLE quality."{name}" AS {query}')
+    conn.execute(f'ANALYZE quality."{name}"')
+    return name
+
+
+def _sql_sample(conn: psycopg.Connection, query: str, batch_sql: str) -> list[dict]:
+    # GX only returns unexpected rows in COMPLETE mode, which would also pull every failing value of
+    # the row-level checks; fetch a few offending rows ourselves, only for failed SQL checks.
+    sql = query.replace("{batch}", batch_sql).replace("{{", "{").replace("}}", "}")
+    try:
+        with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+            cur.execute(f"SELECT * FROM ({sql}) q LIMIT {SAMPLE_SIZE}")
+            return [dict(r) for r in cur.fetchall()]
+    except psycopg.Error as exc:
+        conn.rollback()
+        log.warning("could not sample unexpected rows: %s", exc)
+        return []
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, date | datetime):
+        return v.isoformat()
+    if v is None or isinstance(v, bool | int | float | str):
+        return v
+    return str(v)
+
+
+def _exception_message(info: Any) -> str | None:
+    """GX reports a check that could not run either flat or keyed by metric id."""
+    if not isinstance(info, dict):
+        return None
+    found = [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, dict)]
+    for e in found:
+        if e.get("raised_exception"):
+            msg = (e.get("exception_message") or "lỗi không rõ").strip()
+            return msg.splitlines()[0][:500]
+    return None
+
+
+def _outcome_from_result(spec, suite: SuiteSpec, r, sample_fn) -> ExpectationOutcome:
+    res = r.result or {}
+    error = _exception_message(r.exception_info)
+    success = bool(r.success) and error is None
+    element_count = res.get("element_count")
+    unexpected_count = res.get("unexpected_count")
+    unexpected_percent = res.get("unexpected_percent")
+    observed = res.get("observed_value")
+    if spec.is_sql and unexpected_count is None and observed is not None:
+        unexpected_count = int(observed)
+    sample: list[Any] = []
+    if not success and error is None:
+        if spec.is_sql:
+            sample = sample_fn(spec)
+        else:
+            sample = res.get("partial_unexpected_index_list") or res.get("partial_unexpected_list") or []
+    sample = _jsonable(sample)[:SAMPLE_SIZE]
+    observed_s = None if observed is None else str(observed)
+    return ExpectationOutcome(
+        suite=suite.name,
+        asset=spec.asset,
+        name=spec.name,
+        expectation_type=spec.type,
+        severity=spec.severity,
+        success=success,
+        description_vi=spec.description_vi,
+        message_vi=message_vi(
+            description=spec.description_vi, success=success, is_sql=spec.is_sql,
+            element_count=element_count, unexpected_count=unexpected_count,
+            unexpected_percent=unexpected_percent, mostly=spec.mostly, observed_value=observed_s,
+            sample=sample, hint=spec.hint_vi, error=error,
+        ),
+        mostly=spec.mostly,
+        element_count=element_count,
+        unexpected_count=unexpected_count,
+        unexpected_percent=unexpected_percent,
+        observed_value=observed_s,
+        unexpected_sample=sample,
+        error=error,
+    )
+
+
+def _error_outcome(spec, suite: SuiteSpec, error: str) -> ExpectationOutcome:
+    return ExpectationOutcome(
+        suite=suite.name, asset=spec.asset, name=spec.name, expectation_type=spec.type,
+        severity=spec.severity, success=False, description_vi=spec.description_vi,
+        message_vi=message_vi(description=spec.description_vi, success=False, is_sql=spec.is_sql,
+                              element_count=None, unexpected_count=None, unexpected_percent=None,
+                              mostly=spec.mostly, observed_value=None, sample=[], error=error),
+        mostly=spec.mostly, error=error,
+    )
+
+
+def _prune_validation_files(home: Path) -> None:
+    root = home / "gx" / "validations"
+    if not root.exists():
+        return
+    for suite_dir in root.iterdir():
+        files = sorted(suite_dir.rglob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in files[DOCS_KEEP_PER_SUITE:]:
+            old.unlink(missing_ok=True)
+
+
+def validate(
+    suite: str,
+    *,
+    warehouse_uri: str,
+    run_id: str,
+    window: tuple[date, date] | None = None,
+    home: Path | None = None,
+    expectations_dir: Path | None = None,
+    build_docs: bool = True,
+) -> QualityOutcome:
+    """Validate `suite` (a file in expectations/) for `window` (inclusive dates; None = all data),
+    store one row per expectation in quality.expectation_results and rebuild Data Docs.
+
+    Never raises because data is bad: call `raise_on_critical(outcome)` to fail a task. Raises on
+    configuration errors (unknown suite, malformed YAML) and when the warehouse is unreachable.
+    """
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)  # its INFO is per-metric noise
+    spec = load_suite(suite, expectations_dir)
+    home_dir = _home(home)
+    eff_window = window if spec.windowed else None
+    started = datetime.now(UTC)
+    t0 = time.monotonic()
+    results: list[ExpectationOutcome] = []
+    docs_index: Path | None = None
+
+    with psycopg.connect(plain_uri(warehouse_uri), autocommit=True) as conn:
+        ensure_schema(conn, load_freshness(expectations_dir))
+        _drop_stale_scratch(conn)
+        ctx = _gx_context(home_dir)
+        import great_expectations as gx
+
+        datasource = ctx.data_sources.add_or_update_postgres(
+            "warehouse", connection_string=_sqlalchemy_uri(warehouse_uri)
+        )
+        scratch: list[str] = []
+        try:
+            for asset in spec.assets.values():
+                specs = spec.for_asset(asset.name)
+                if not specs:
+                    continue
+                gx_name = f"{spec.name}.{asset.name}"
+                try:
+                    table = _materialise(conn, render_sql(asset.query, eff_window))
+                    scratch.append(table)
+                except psycopg.Error as exc:
+                    err = f"không đọc được dữ liệu của '{asset.name}': {str(exc).strip().splitlines()[0]}"
+                    results += [_error_outcome(s, spec, err) for s in specs]
+                    continue
+                batch_sql = f'quality."{table}"'
+                gx_asset = datasource.add_table_asset(gx_name, table_name=table, schema_name="quality")
+                batch_def = gx_asset.add_batch_definition_whole_table("whole")
+                gx_suite = gx.ExpectationSuite(name=gx_name, meta={"layer": spec.layer,
+                                                                    "description_vi": spec.description_vi})
+                for s in specs:
+                    gx_suite.add_expectation(_build_expectation(s, eff_window))
+                gx_suite = ctx.suites.add_or_update(gx_suite)
+                vd = ctx.validation_definitions.add_or_update(
+                    gx.ValidationDefinition(name=gx_name, data=batch_def, suite=gx_suite)
+                )
+                result_format: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}
+                if asset.key_columns:
+                    result_format["unexpected_index_column_names"] = list(asset.key_columns)
+                try:
+                    res = vd.run(result_format=result_format, run_id=gx.RunIdentifier(run_name=run_id))
+                except Exception as exc:  # a broken check must show up as a failed check, not vanish
+                    log.exception("validation of %s failed to run", gx_name)
+                    err = str(exc).strip().splitlines()[0][:500] if str(exc).strip() else type(exc).__name__
+                    results += [_error_outcome(s, spec, err) for s in specs]
+                    continue
+                by_name = {s.name: s for s in specs}
+
+                def sample(s, _batch=batch_sql):
+                    return _sql_sample(conn, render_sql(s.kwargs["unexpected_rows_query"], eff_window), _batch)
+
+                for r in res.results:
+                    s = by_name[r.expectation_config.meta["chiso_name"]]
+                    results.append(_outcome_from_result(s, spec, r, sample))
+        finally:
+            for t in scratch:
+                conn.execute(f'DROP TABLE IF EXISTS quality."{t}"')
+
+        if build_docs:
+            try:
+                _prune_validation_files(home_dir)
+                sites = ctx.build_data_docs()
+                docs_index = home_dir / "data_docs" / "index.html" if sites else None
+            except Exception:  # Data Docs are a convenience; the results are already in the database
+                log.exception("building Data Docs failed")
+
+        order = {s.name: i for i, s in enumerate(spec.expectations)}
+        results.sort(key=lambda r: order.get(r.name, 1 << 30))
+        outcome = QualityOutcome(
+            suite=spec.name, layer=spec.layer, run_id=run_id, window=eff_window, started_at=started,
+            finished_at=datetime.now(UTC), results=results, data_docs_index=docs_index,
+        )
+        write_outcome(conn, outcome)
+    log.info("%s (%.1fs)", outcome.summary_vi(), time.monotonic() - t0)
+    for r in outcome.critical_failures + outcome.warnings:
+        log.warning("[%s/%s] %s", r.severity, r.name, r.message_vi)
+    return outcome
