@@ -1,0 +1,74 @@
+"""The end-to-end fixture: the real local stack (`chiso up`), on its own ports and data folder so it never
+disturbs a developer's running stack, with the pipeline run once for a short window.
+
+Set CHISO_E2E_KEEP=1 to leave it running after the tests (and reuse it next time)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chiso.settings import REPO_ROOT
+
+E2E_HOME = Path(os.environ.get("CHISO_E2E_HOME", REPO_ROOT / "var" / "e2e-stack"))
+E2E_START = os.environ.get("CHISO_E2E_START", "2024-01-01")
+E2E_END = os.environ.get("CHISO_E2E_END", "2024-03-31")
+E2E_ENV = {
+    "CHISO_HOME": str(E2E_HOME),
+    "CHISO_PG_PORT": "5533",
+    "CHISO_OSS_PORT": "8801",
+    "CHISO_EDOC_PORT": "8802",
+    "CHISO_NATIONAL_PORT": "8803",
+    "CHISO_AIRFLOW_PORT": "8180",
+    "CHISO_SUPERSET_PORT": "8188",
+    "CHISO_DOCS_PORT": "8189",
+    "CHISO_DEMO_START": E2E_START,
+    "CHISO_DEMO_END": E2E_END,
+}
+
+
+def pytest_collection_modifyitems(items):
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+def chiso(*args: str, timeout: float = 3600, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, **E2E_ENV}
+    r = subprocess.run([str(REPO_ROOT / "chiso"), *args], env=env, capture_output=True, text=True, timeout=timeout)
+    if check and r.returncode != 0:
+        raise AssertionError(f"chiso {' '.join(args)} exited {r.returncode}\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}")
+    return r
+
+
+@pytest.fixture(scope="session")
+def live_stack() -> Iterator[dict]:
+    chiso("up", "--pipeline")
+    status = json.loads(chiso("status", "--json").stdout)
+    try:
+        yield status
+    finally:
+        if not os.environ.get("CHISO_E2E_KEEP"):
+            chiso("down", check=False)
+
+
+@pytest.fixture(scope="session")
+def airflow(live_stack):
+    from chiso.airflow_client import AirflowClient
+
+    a = live_stack["airflow"]
+    return AirflowClient(a["url"], a["user"], a["password"])
+
+
+@pytest.fixture(scope="session")
+def superset_admin(live_stack):
+    from chiso.stack.superset_setup import SupersetApi
+
+    s = live_stack["superset"]
+    return SupersetApi(s["url"], s["user"], s["password"])
