@@ -1,0 +1,740 @@
+"""The simulated province: units, catalogue, and every day's counts as pure functions of (seed, date).
+
+Dossiers follow a queue per (unit, procedure): the dossiers received on a day (a *cohort*) are split over
+resolution lags of 0..K working days (early before the deadline D, on time on day D, late after). A day's
+resolutions and end-of-day stocks are read from the cohorts of the last ~K working days, so any date is
+computable alone, in bounded time, and `stock(t) = stock(t-1) + received(t) - resolved(t)` holds exactly.
+Petitions use the same queue per unit. Certificates in force are cumulative issued minus revoked, where
+both cumulative curves are closed-form in the date.
+
+Values of a closed day change later ("late corrections"): each row has a deterministic chance of a
+correction appearing 1-5 days after the day (re-sync, digitised afterwards, rated late, a row deleted).
+What a server returns for a day is its base values plus the corrections whose time has come on the
+simulator's clock, plus corrections injected explicitly through `correct()`.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+
+import numpy as np
+
+from .calendar import WorkCalendar, work_calendar
+from .catalogue import Procedure, build_catalogue
+from .rng import gen, h64, u01
+from .units import MATURITY_ORIGIN, Entity, build_entities, register_rows
+
+TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
+
+DOSSIER_FLOWS = [
+    "tiepNhanTrucTuyen", "tiepNhanTrucTiep", "tiepNhanBuuChinh", "tiepNhanToanTrinh",
+    "daXuLyTruocHan", "daXuLyDungHan", "daXuLyQuaHan", "dongBoDVCQG", "coKetQuaDienTu", "soHoa",
+    "taiSuDungDuLieu", "luuKhoCaNhan", "suDungDuLieuDanCu", "coNghiaVuTaiChinh", "thanhToanTrucTuyen",
+    "danhGiaKhongHaiLong",
+]
+DOSSIER_STOCKS = ["dangXuLyTrongHan", "dangXuLyQuaHan"]
+DOSSIER_COUNTS = DOSSIER_FLOWS + DOSSIER_STOCKS
+PETITION_COUNTS = ["tiepNhan", "daXuLyDungHan", "daXuLyQuaHan", "khongHaiLong", "dangXuLyTrongHan",
+                   "dangXuLyQuaHan"]
+EDOC_COUNTS = ["incoming_total", "incoming_electronic", "outgoing_total", "outgoing_electronic", "outgoing_signed",
+               "outgoing_via_axis", "paper_parallel", "work_files_total", "work_files_online"]
+ESIGN_COUNTS = ["org_certs_active", "personal_certs_active", "org_certs_issued", "personal_certs_issued",
+                "certs_revoked", "org_signatures", "personal_signatures", "remote_signatures"]
+
+K_DOSSIER = 25  # max resolution lag in working days (max deadline 20 + 5 late)
+K_PETITION = 15
+D_PETITION = 10
+GROWTH_PER_YEAR = 0.08
+
+
+@dataclass
+class SimConfig:
+    seed: int = 26
+    province: str = "26"
+    scale: float = 1.0
+    n_procedures: int = 1855
+    reorg_date: date | None = date(2025, 3, 1)
+    # share of rows of a closed day that get a late correction (per system); 0 disables
+    correction_rate: dict[str, float] = field(
+        default_factory=lambda: {"dossier": 0.08, "petition": 0.1, "edoc": 0.05})
+    vanish_rate: float = 0.03  # share of eligible rows deleted by a late correction
+
+
+class Clock:
+    """The simulated "now": real time plus an offset, or frozen at a set instant."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._fixed: datetime | None = None
+        self._offset = timedelta(0)
+
+    def now(self) -> datetime:
+        with self._lock:
+            if self._fixed is not None:
+                return self._fixed
+            return datetime.now(TZ) + self._offset
+
+    def set(self, now: datetime, running: bool = False) -> None:
+        now = now if now.tzinfo else now.replace(tzinfo=TZ)
+        with self._lock:
+            if running:
+                self._fixed = None
+                self._offset = now - datetime.now(TZ)
+            else:
+                self._fixed = now.astimezone(TZ)
+
+    def set_today(self, today: date) -> None:
+        """Keep the real time of day, on a simulated date; the clock keeps running."""
+        real = datetime.now(TZ)
+        self.set(datetime.combine(today, real.timetz()), running=True)
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            if self._fixed is not None:
+                self._fixed += timedelta(seconds=seconds)
+            else:
+                self._offset += timedelta(seconds=seconds)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._fixed, self._offset = None, timedelta(0)
+
+    def state(self) -> dict:
+        return {"now": self.now().isoformat(), "frozen": self._fixed is not None,
+                "offset_seconds": self._offset.total_seconds()}
+
+
+@dataclass
+class Correction:
+    """An explicit restatement of one row of a past day (tests use it)."""
+
+    system: str  # dossier | petition | edoc | esign
+    day: date
+    unit: str
+    procedure: str | None
+    fields: dict[str, int] | None
+    delete: bool
+    at: datetime
+
+
+class _LRU(OrderedDict):
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def put(self, key, value):
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+        return value
+
+    def hit(self, key):
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        return None
+
+
+def _clip(x, lo=0.0, hi=1.0):
+    return np.clip(x, lo, hi)
+
+
+def _ts(d: date, seconds: float) -> datetime:
+    return datetime.combine(d, time(0), TZ) + timedelta(seconds=seconds)
+
+
+def iso(dt: datetime) -> str:
+    return dt.astimezone(TZ).isoformat(timespec="seconds")
+
+
+class Simulator:
+    def __init__(self, config: SimConfig | None = None, clock: Clock | None = None) -> None:
+        self.cfg = config or SimConfig()
+        self.seed = self.cfg.seed
+        self.cal: WorkCalendar = work_calendar()
+        self.clock = clock or Clock()
+        self.entities: list[Entity] = build_entities(self.seed, self.cfg.province, self.cfg.reorg_date)
+        self.catalogue: list[Procedure] = build_catalogue(self.seed, self.entities, self.cal, self.cfg.n_procedures)
+        self.by_code = {e.code: e for e in self.entities}
+        self.proc_by_code = {p.code: p for p in self.catalogue}
+        self._lock = threading.RLock()
+        self.manual: list[Correction] = []
+        self._entity_arrays()
+        self._build_pairs()
+        self.clear_caches()
+
+    # ------------------------------------------------------------------ setup
+    def clear_caches(self) -> None:
+        with self._lock:
+            self._cohorts = {"dossier": _LRU(90), "petition": _LRU(60)}
+            self._days = {k: _LRU(120) for k in ("dossier", "petition", "edoc", "esign", "edoc_ent")}
+            self._rowcache = _LRU(400)
+            self._mcache = _LRU(64)
+
+    def _entity_arrays(self) -> None:
+        ents = self.entities
+        self.e_m0 = np.array([e.m0 for e in ents])
+        self.e_mmax = np.array([e.m_max for e in ents])
+        self.e_tau = np.array([e.tau for e in ents])
+        self.e_vol = np.array([e.volume for e in ents])
+        self.e_staff = np.array([e.staff for e in ents], dtype=np.int64)
+        self.e_kind = np.array([e.kind for e in ents])
+        self.e_codes = [e.code for e in ents]
+        # cert issuance / revocation days: a fixed weekday every 2 / 4 weeks, per unit
+        self.e_wd = np.array([h64(self.seed, "certwd", e.code) % 5 for e in ents])
+        self.e_ph2 = np.array([h64(self.seed, "certph", e.code) % 2 for e in ents])
+        self.e_ph4 = np.array([h64(self.seed, "revph", e.code) % 4 for e in ents])
+        self.e_rwd = np.array([h64(self.seed, "revwd", e.code) % 5 for e in ents])
+        # organisation certificates: most units since before the register; lagging communes get theirs later
+        self.org_cert_days: list[list[int]] = []
+        for e in ents:
+            days = []
+            u = u01(self.seed, "orgcert", e.code)
+            if e.kind == "UBND_XA" and e.m0 < 0.25:
+                days.append(date(2024, 1, 15).toordinal() + int(u * 540))
+            else:
+                days.append(date(2018, 6, 1).toordinal() + int(u * 900))
+            if e.kind in ("SO_NGANH", "UBND_TINH", "UBND_HUYEN") and u01(self.seed, "orgcert2", e.code) < 0.3:
+                days.append(date(2024, 3, 1).toordinal() + int(u01(self.seed, "orgcert2d", e.code) * 420))
+            self.org_cert_days.append(days)
+        self.e_petition_lam = np.array(
+            [{"UBND_TINH": 1.0, "SO_NGANH": 0.25, "UBND_HUYEN": 0.7, "UBND_XA": 0.07}[e.kind] * e.volume
+             for e in ents])
+
+    def _build_pairs(self) -> None:
+        """Which (unit, procedure) pairs see dossiers, and at what rate."""
+        s = self.cfg.scale
+        by_level: dict[str, list[Procedure]] = {"TINH": [], "HUYEN": [], "XA": []}
+        for p in self.catalogue:
+            by_level[p.level].append(p)
+        rows = []
+        for e in self.entities:
+            if e.kind == "UBND_XA":
+                cands = [p for p in by_level["XA"] if not p.competent or e.code in p.competent]
+                k, vol = 8, 18.0
+            elif e.kind == "UBND_HUYEN":
+                cands = [p for p in by_level["HUYEN"] if not p.competent or e.code in p.competent]
+                k, vol = 40, 60.0
+            elif e.kind == "SO_NGANH":
+                cands = [p for p in by_level["TINH"] if p.owner == e.idx]
+                k, vol = 30, 35.0
+            else:
+                cands = [p for p in by_level["TINH"] if p.owner == e.idx]
+                k, vol = len(cands), 3.0
+            if not cands:
+                continue
+            k = min(len(cands), max(1, round(k * s)))
+            g = gen(self.seed, "pairs", e.code)
+            w = np.array([p.popularity for p in cands]) * g.uniform(0.3, 1.7, len(cands))
+            chosen = g.choice(len(cands), size=k, replace=False, p=w / w.sum())
+            wc = w[chosen]
+            lam = vol * s * e.volume * wc / wc.sum()
+            for j, ci in enumerate(chosen):
+                rows.append((e.idx, cands[ci].idx, max(0.01, lam[j])))
+        self.p_unit = np.array([r[0] for r in rows])
+        self.p_proc = np.array([r[1] for r in rows])
+        self.p_lam = np.array([r[2] for r in rows])
+        pr = [self.catalogue[i] for i in self.p_proc]
+        self.p_D = np.array([p.deadline for p in pr])
+        self.p_mode = np.array([{"KHONG": 0, "MOT_PHAN": 1, "TOAN_TRINH": 2}[p.mode] for p in pr])
+        self.p_fee = np.array([p.fee for p in pr])
+        self.p_pay = np.array([p.payment for p in pr])
+        self.p_cit = np.array([p.citizen for p in pr])
+        self.p_pop = np.array([p.population for p in pr])
+        self.p_start = np.array([p.announced.toordinal() for p in pr])
+        self.p_pcode = [p.code for p in pr]
+
+    # ------------------------------------------------------------------ time
+    def now(self) -> datetime:
+        return self.clock.now().astimezone(TZ)
+
+    def today(self) -> date:
+        return self.now().date()
+
+    def is_closed(self, d: date) -> bool:
+        """A day is served once it is over."""
+        return d < self.today()
+
+    # ------------------------------------------------------------------ maturity
+    def m_trend(self, ords) -> np.ndarray:
+        y = (np.asarray(ords, dtype=float) - MATURITY_ORIGIN.toordinal()) / 365.25
+        m = self.e_mmax - (self.e_mmax - self.e_m0) * np.exp(-y / self.e_tau)
+        return _clip(m, 0.02, 0.995)
+
+    def maturity(self, d: date) -> np.ndarray:
+        """Per-entity maturity on d: the trend plus a monthly wobble, so ranks move month to month."""
+        key = (d.year, d.month, d.day)
+        hit = self._mcache.hit(key)
+        if hit is not None:
+            return hit
+        jit = np.array([u01(self.seed, "jit", e.code, d.year, d.month) - 0.5 for e in self.entities]) * 0.1
+        return self._mcache.put(key, _clip(self.m_trend(d.toordinal()) + jit, 0.02, 0.995))
+
+    def growth(self, d: date) -> float:
+        return max(0.5, 1.0 + GROWTH_PER_YEAR * (d - MATURITY_ORIGIN).days / 365.25)
+
+    def owner_at(self, d: date) -> np.ndarray:
+        """Entity index whose identifier reports an entity's work on d (absorbed units -> successor)."""
+        out = np.arange(len(self.entities))
+        for e in self.entities:
+            if e.valid_to is not None and d > e.valid_to and e.successor is not None:
+                out[e.idx] = e.successor
+        return out
+
+    def valid_on(self, d: date) -> np.ndarray:
+        return np.array([e.valid_from <= d and (e.valid_to is None or d <= e.valid_to) for e in self.entities])
+
+    # ------------------------------------------------------------------ dossiers
+    def _p_online(self, m: np.ndarray) -> np.ndarray:
+        return np.where(self.p_mode == 0, 0.0,
+                        np.where(self.p_mode == 2, _clip(0.04 + 1.0 * m ** 1.2, 0, 0.995),
+                                 _clip(0.02 + 0.75 * m ** 1.3, 0, 0.95)))
+
+    def _cohort(self, kind: str, c: date) -> dict:
+        """Receipts of day c and how many of them resolve after each lag (working days)."""
+        cache = self._cohorts[kind]
+        hit = cache.hit(c)
+        if hit is not None:
+            return hit
+        g = gen(self.seed, kind, "cohort", c.toordinal())
+        m_e = self.maturity(c)
+        act = self.cal.activity(c)
+        if kind == "dossier":
+            m = m_e[self.p_unit]
+            lam = self.p_lam * self.growth(c) * (self.p_start <= c.toordinal())
+            if act > 0:
+                n = g.poisson(lam * act)
+            else:  # offices closed: only online submissions trickle in
+                n = g.poisson(lam * 0.04 * self._p_online(m))
+            D, K = self.p_D, K_DOSSIER
+            p_late = 0.005 + 0.16 * (1 - m) ** 2
+            p_on = np.full_like(m, 0.12)
+            late_w = np.array([0.4, 0.25, 0.15, 0.12, 0.08])
+        else:
+            m = m_e
+            lam = self.e_petition_lam * self.growth(c)
+            n = g.poisson(lam * (act if act > 0 else 0.05))
+            D, K = np.full(len(m), D_PETITION), K_PETITION
+            p_late = 0.01 + 0.25 * (1 - m) ** 2
+            p_on = np.full_like(m, 0.25)
+            late_w = np.array([0.3, 0.25, 0.2, 0.15, 0.1])
+        lag = np.arange(K + 1)[None, :]
+        Dc = D[:, None]
+        early = (lag < Dc) * ((1 - p_late - p_on) / D)[:, None]
+        ontime = (lag == Dc) * p_on[:, None]
+        li = lag - Dc - 1
+        late = ((li >= 0) & (li < 5)) * late_w[np.clip(li, 0, 4)] * p_late[:, None]
+        pv = early + ontime + late
+        pv = pv / pv.sum(axis=1, keepdims=True)
+        lags = np.zeros((len(n), K + 1), dtype=np.int32)
+        nz = np.nonzero(n)[0]
+        if len(nz):
+            lags[nz] = g.multinomial(n[nz], pv[nz])
+        co = {"n": n.astype(np.int64), "cum": np.cumsum(lags, axis=1), "lags": lags,
+              "base": self.cal.base(c), "D": D, "K": K}
+        return cache.put(c, co)
+
+    def _queue_day(self, kind: str, t: date) -> dict:
+        """Received, resolved by class and end-of-day stocks on t, from the cohorts still open."""
+        wt = self.cal.wdi(t)
+        working = self.cal.is_working(t)
+        today = self._cohort(kind, t)
+        size = len(today["n"])
+        res = {k: np.zeros(size, dtype=np.int64) for k in ("early", "ontime", "late", "within", "over")}
+        c = t
+        while True:
+            co = self._cohort(kind, c)
+            e = wt - co["base"]
+            if e > co["K"]:
+                break
+            D = co["D"]
+            if e < 0:
+                res["within"] += co["n"]
+            else:
+                if working:
+                    r = co["lags"][:, e]
+                    res["early"] += r * (e < D)
+                    res["ontime"] += r * (e == D)
+                    res["late"] += r * (e > D)
+                remaining = co["n"] - co["cum"][:, e]
+                res["over"] += remaining * (e >= D)
+                res["within"] += remaining * (e < D)
+            c -= timedelta(days=1)
+        res["n"] = today["n"]
+        return res
+
+    def _dossier_day(self, d: date) -> dict:
+        hit = self._days["dossier"].hit(d)
+        if hit is not None:
+            return hit
+        q = self._queue_day("dossier", d)
+        g = gen(self.seed, "dossier", "attr", d.toordinal())
+        m = self.maturity(d)[self.p_unit]
+        n = q["n"]
+        p_online = self._p_online(m)
+        if self.cal.is_working(d):
+            on = g.binomial(n, p_online)
+            rest = n - on
+            post = g.binomial(rest, 0.03)
+            inp = rest - post
+        else:
+            on, post, inp = n, np.zeros_like(n), np.zeros_like(n)
+        full = np.where(self.p_mode == 2, g.binomial(on, _clip(0.5 + 0.5 * m, 0, 0.99)), 0)
+        sync = g.binomial(n, _clip(0.45 + 0.5 * m, 0, 0.99))
+        digit = g.binomial(n, _clip(0.05 + 0.9 * m, 0, 0.99))
+        reuse = g.binomial(digit, _clip(0.2 + 0.6 * m, 0, 0.95))
+        store = g.binomial(n, np.where(self.p_cit, _clip(0.02 + 0.8 * m, 0, 0.95), 0.0))
+        popd = g.binomial(n, np.where(self.p_pop, _clip(0.15 + 0.8 * m, 0, 0.98), 0.0))
+        fee = np.where(self.p_fee, g.binomial(n, 0.92), 0)
+        paid = np.where(self.p_pay, g.binomial(fee, _clip(0.05 + 0.9 * m * np.maximum(p_online, 0.3), 0, 0.98)), 0)
+        resolved = q["early"] + q["ontime"] + q["late"]
+        eres = g.binomial(resolved, _clip(0.15 + 0.83 * m, 0, 0.99))
+        dis = g.binomial(q["late"], 0.12) + g.binomial(q["early"] + q["ontime"], 0.001 + 0.01 * (1 - m))
+        vals = np.stack([on, inp, post, full, q["early"], q["ontime"], q["late"], sync, eres, digit, reuse, store,
+                         popd, fee, paid, dis, q["within"], q["over"]], axis=1).astype(np.int64)
+        keep = (n > 0) | (resolved > 0) | (q["within"] > 0) | (q["over"] > 0)
+        owner = self.owner_at(d)[self.p_unit]
+        idx = np.nonzero(keep)[0]
+        keys = [(self.e_codes[int(owner[i])], self.p_pcode[int(i)]) for i in idx]
+        rows: dict[tuple[str, str], np.ndarray] = {}
+        for k, i in zip(keys, idx, strict=True):
+            rows[k] = rows[k] + vals[i] if k in rows else vals[i].copy()
+        return self._days["dossier"].put(d, rows)
+
+    # ------------------------------------------------------------------ petitions
+    def _petition_day(self, d: date) -> dict:
+        hit = self._days["petition"].hit(d)
+        if hit is not None:
+            return hit
+        q = self._queue_day("petition", d)
+        g = gen(self.seed, "petition", "attr", d.toordinal())
+        m = self.maturity(d)
+        handled = q["early"] + q["ontime"] + q["late"]
+        dis = g.binomial(handled, _clip(0.02 + 0.12 * (1 - m), 0, 1))
+        vals = np.stack([q["n"], q["early"] + q["ontime"], q["late"], dis, q["within"], q["over"]],
+                        axis=1).astype(np.int64)
+        owner = self.owner_at(d)
+        rows: dict[tuple[str], np.ndarray] = {}
+        for i in np.nonzero(vals.any(axis=1))[0]:
+            k = (self.e_codes[int(owner[i])],)
+            rows[k] = rows[k] + vals[i] if k in rows else vals[i].copy()
+        return self._days["petition"].put(d, rows)
+
+    # ------------------------------------------------------------------ e-documents
+    def _edoc_entities(self, d: date) -> np.ndarray:
+        """Per-entity document counts on d (before mapping absorbed units to their successor)."""
+        hit = self._days["edoc_ent"].hit(d)
+        if hit is not None:
+            return hit
+        g = gen(self.seed, "edoc", d.toordinal())
+        m = self.maturity(d)
+        act = self.cal.activity(d) or 0.03
+        base = {"UBND_TINH": (25, 4), "SO_NGANH": (18, 5), "UBND_HUYEN": (40, 8), "UBND_XA": (6, 2)}
+        lam_in = np.array([base[k][0] for k in self.e_kind]) * self.e_vol * self.growth(d) * act * self.cfg.scale
+        lam_wf = np.array([base[k][1] for k in self.e_kind]) * self.e_vol * act * self.cfg.scale
+        active = np.array([e.valid_from <= d for e in self.entities])
+        inc = g.poisson(lam_in) * active
+        inc_e = g.binomial(inc, _clip(0.78 + 0.21 * m))
+        out = g.poisson(lam_in * 0.6) * active
+        out_e = g.binomial(out, _clip(0.6 + 0.39 * m))
+        signed = g.binomial(out_e, _clip(0.15 + 0.84 * m))
+        axis = g.binomial(out_e, _clip(0.45 + 0.54 * m))
+        paper = g.binomial(out, _clip(0.01 + 0.45 * (1 - m) ** 1.5))
+        wf = g.poisson(lam_wf) * active
+        p_wf = np.where(self.e_kind == "UBND_XA", 0.03 + 0.55 * m,
+                        np.where(self.e_kind == "UBND_HUYEN", 0.1 + 0.8 * m, 0.15 + 0.84 * m))
+        wf_on = g.binomial(wf, _clip(p_wf))
+        vals = np.stack([inc, inc_e, out, out_e, signed, axis, paper, wf, wf_on], axis=1).astype(np.int64)
+        return self._days["edoc_ent"].put(d, vals)
+
+    def _edoc_day(self, d: date) -> dict:
+        hit = self._days["edoc"].hit(d)
+        if hit is not None:
+            return hit
+        vals = self._edoc_entities(d)
+        owner = self.owner_at(d)
+        rows: dict[tuple[str], np.ndarray] = {}
+        for i in np.nonzero(vals.any(axis=1))[0]:
+            k = (self.e_codes[int(owner[i])],)
+            rows[k] = rows[k] + vals[i] if k in rows else vals[i].copy()
+        return self._days["edoc"].put(d, rows)
+
+    # ------------------------------------------------------------------ e-signatures
+    def _last_day(self, t: int, wd: np.ndarray, phase: np.ndarray, weeks: int) -> np.ndarray:
+        """Latest ordinal <= t falling on weekday wd in a week whose number is = -phase (mod weeks)."""
+        delta = (date.fromordinal(t).weekday() - wd) % 7
+        d1 = t - delta
+        return d1 - 7 * ((d1 // 7 + phase) % weeks)
+
+    def _personal_cum(self, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(cumulative issued, cumulative revoked, in force) of personal certificates at the end of t."""
+        staff = self.e_staff
+        b = self._last_day(t, self.e_wd, self.e_ph2, 2)
+        r = self._last_day(t, self.e_rwd, self.e_ph4, 4)
+
+        def cov(o):
+            return 0.08 + 0.87 * self._m_trend_at(o)
+
+        def rev(o):
+            return np.floor(staff * 0.012 * np.maximum(0, (o - date(2019, 1, 1).toordinal()) / 365.25))
+
+        issued = np.floor(staff * cov(b)) + rev(b)
+        revoked = rev(r)
+        return issued, revoked, issued - revoked
+
+    def _m_trend_at(self, ords: np.ndarray) -> np.ndarray:
+        y = (ords.astype(float) - MATURITY_ORIGIN.toordinal()) / 365.25
+        m = self.e_mmax - (self.e_mmax - self.e_m0) * np.exp(-y / self.e_tau)
+        return _clip(m, 0.02, 0.995)
+
+    def _esign_day(self, d: date) -> dict:
+        hit = self._days["esign"].hit(d)
+        if hit is not None:
+            return hit
+        t = d.toordinal()
+        iss, rev, pin = self._personal_cum(t)
+        iss0, rev0, _ = self._personal_cum(t - 1)
+        org_in = np.array([sum(1 for x in days if x <= t) for days in self.org_cert_days])
+        org_new = np.array([sum(1 for x in days if x == t) for days in self.org_cert_days])
+        g = gen(self.seed, "esign", t)
+        m = self.maturity(d)
+        act = self.cal.activity(d) or 0.02
+        signed = self._edoc_entities(d)[:, 4]
+        org_sig = np.where(org_in > 0, signed, 0)
+        pers_sig = g.poisson(pin * _clip(0.2 + 1.2 * m, 0, 2) * act)
+        remote = g.binomial(org_sig + pers_sig, _clip(0.03 + 0.6 * self.m_trend(t) ** 2, 0, 0.9))
+        vals = np.stack([org_in, pin, org_new, iss - iss0, rev - rev0, org_sig, pers_sig, remote],
+                        axis=1).astype(np.int64)
+        owner = self.owner_at(d)
+        valid = np.array([e.valid_from <= d for e in self.entities])
+        rows: dict[tuple[str], np.ndarray] = {}
+        for i in np.nonzero(valid)[0]:
+            k = (self.e_codes[int(owner[i])],)
+            rows[k] = rows[k] + vals[i] if k in rows else vals[i].copy()
+        return self._days["esign"].put(d, rows)
+
+    # ------------------------------------------------------------------ corrections
+    def _auto_corrections(self, system: str, d: date, rows: dict) -> list[tuple[datetime, tuple, str]]:
+        """Deterministic late corrections of day d: (time it appears, row key, what)."""
+        rate = self.cfg.correction_rate.get(system, 0.0)
+        out = []
+        if rate <= 0:
+            return out
+        for k, v in rows.items():
+            u = u01(self.seed, "corr", system, d.toordinal(), *k)
+            if u >= rate:
+                continue
+            delay = 1 + int(u01(self.seed, "corrdelay", system, d.toordinal(), *k) * 5)
+            at = _ts(d + timedelta(days=delay), 6 * 3600 + u01(self.seed, "corrts", system, *k, d) * 16 * 3600)
+            what = "update"
+            if u01(self.seed, "vanish", system, d.toordinal(), *k) < self.cfg.vanish_rate and self._can_vanish(
+                    system, v):
+                what = "delete"
+            out.append((at, k, what))
+        out.sort(key=lambda x: (x[0], x[1]))
+        return out
+
+    @staticmethod
+    def _can_vanish(system: str, v: np.ndarray) -> bool:
+        """Deleting the row must not break the stock identity: nothing carried in or out."""
+        if system == "dossier":
+            received, resolved, stock = v[0] + v[1] + v[2], v[4] + v[5] + v[6], v[16] + v[17]
+            return received > 0 and received == resolved and stock == 0
+        if system == "petition":
+            return v[0] > 0 and v[0] == v[1] + v[2] and v[4] + v[5] == 0
+        return int(v.sum()) <= 3
+
+    @staticmethod
+    def _apply_update(system: str, row: dict, salt: int) -> None:
+        """A stock-neutral late change of one row."""
+        if system == "dossier":
+            received = row["tiepNhanTrucTuyen"] + row["tiepNhanTrucTiep"] + row["tiepNhanBuuChinh"]
+            resolved = row["daXuLyTruocHan"] + row["daXuLyDungHan"] + row["daXuLyQuaHan"]
+            if received > row["dongBoDVCQG"]:
+                row["dongBoDVCQG"] = received  # re-synced to the national portal
+            if received > row["soHoa"]:
+                row["soHoa"] += 1  # digitised afterwards
+            if row["daXuLyDungHan"] > 0 and salt % 3 == 0:  # re-rated late
+                row["daXuLyDungHan"] -= 1
+                row["daXuLyQuaHan"] += 1
+                row["danhGiaKhongHaiLong"] = min(resolved, row["danhGiaKhongHaiLong"] + 1)
+            elif resolved > row["coKetQuaDienTu"]:
+                row["coKetQuaDienTu"] += 1
+            elif received == 0 and resolved == 0:
+                # a dossier received earlier is recorded as resolved-and-carried: stock moves to overdue
+                if row["dangXuLyTrongHan"] > 0:
+                    row["dangXuLyTrongHan"] -= 1
+                    row["dangXuLyQuaHan"] += 1
+        elif system == "petition":
+            handled = row["daXuLyDungHan"] + row["daXuLyQuaHan"]
+            if handled > row["khongHaiLong"]:
+                row["khongHaiLong"] += 1  # a repeated petition
+            elif row["dangXuLyTrongHan"] > 0:
+                row["dangXuLyTrongHan"] -= 1
+                row["dangXuLyQuaHan"] += 1
+            else:
+                row["tiepNhan"] += 1
+                row["daXuLyDungHan"] += 1
+        elif system == "edoc":
+            row["incoming_total"] += 1 + salt % 3  # documents registered late
+            row["incoming_electronic"] += 1 + salt % 3
+            if row["outgoing_via_axis"] < row["outgoing_electronic"]:
+                row["outgoing_via_axis"] += 1
+
+    @staticmethod
+    def _default_restatement(system: str, row: dict) -> None:
+        """What `correct()` does without explicit fields: one more dossier received online and resolved early."""
+        if system == "dossier":
+            for f in ("tiepNhanTrucTuyen", "daXuLyTruocHan", "dongBoDVCQG", "soHoa"):
+                row[f] += 1
+        elif system == "petition":
+            row["tiepNhan"] += 1
+            row["daXuLyDungHan"] += 1
+        elif system == "edoc":
+            row["incoming_total"] += 1
+            row["incoming_electronic"] += 1
+        elif system == "esign":
+            row["personal_signatures"] += 5
+
+    def correct(self, system: str, day: date, unit: str, procedure: str | None = None,
+                fields: dict[str, int] | None = None, delete: bool = False, at: datetime | None = None) -> Correction:
+        """Restate one row of a past day from `at` (default: now). Returns the correction."""
+        if system not in ("dossier", "petition", "edoc", "esign"):
+            raise ValueError(f"unknown system {system!r}")
+        if system == "dossier" and not procedure:
+            raise ValueError("a dossier correction needs a procedure code")
+        if fields:
+            allowed = {"dossier": DOSSIER_COUNTS, "petition": PETITION_COUNTS, "edoc": EDOC_COUNTS,
+                       "esign": ESIGN_COUNTS}[system]
+            bad = sorted(set(fields) - set(allowed))
+            if bad:
+                raise ValueError(f"unknown fields for {system}: {bad}")
+        c = Correction(system, day, unit, procedure if system == "dossier" else None, dict(fields or {}) or None,
+                       delete, (at or self.now()).astimezone(TZ))
+        with self._lock:
+            self.manual.append(c)
+        return c
+
+    def manual_for(self, system: str, d: date, as_of: datetime | None = None) -> list[Correction]:
+        as_of = as_of or self.now()
+        return [c for c in self.manual if c.system == system and c.day == d and c.at <= as_of]
+
+    # ------------------------------------------------------------------ rows as served
+    def _rows(self, system: str, d: date, as_of: datetime | None = None) -> list[dict]:
+        as_of = (as_of or self.now()).astimezone(TZ)
+        if d >= as_of.date():
+            return []
+        with self._lock:
+            day = {"dossier": self._dossier_day, "petition": self._petition_day, "edoc": self._edoc_day,
+                   "esign": self._esign_day}[system](d)
+            auto = self._auto_corrections_cached(system, d, day)
+            n_auto = sum(1 for c in auto if c[0] <= as_of)
+            manual = [i for i, c in enumerate(self.manual) if c.system == system and c.day == d and c.at <= as_of]
+            key = (system, d, n_auto, tuple(manual))
+            hit = self._rowcache.hit(key)
+            if hit is None:
+                hit = self._rowcache.put(key, self._materialise(system, d, day, auto[:n_auto],
+                                                            [self.manual[i] for i in manual]))
+        return [dict(r) for r in hit]
+
+    def _auto_corrections_cached(self, system: str, d: date, day: dict) -> list:
+        if system == "esign":
+            return []
+        key = ("auto", system, d)
+        hit = self._rowcache.hit(key)
+        if hit is None:
+            hit = self._rowcache.put(key, self._auto_corrections(system, d, day))
+        return hit
+
+    def _materialise(self, system: str, d: date, day: dict, auto: list, manual: list[Correction]) -> list[dict]:
+        names = {"dossier": DOSSIER_COUNTS, "petition": PETITION_COUNTS, "edoc": EDOC_COUNTS,
+                 "esign": ESIGN_COUNTS}[system]
+        rows: dict[tuple, dict] = {}
+        stamps: dict[tuple, datetime] = {}
+        for k, v in day.items():
+            rows[k] = dict(zip(names, (int(x) for x in v), strict=True))
+            stamps[k] = _ts(d, 17.5 * 3600 + u01(self.seed, "ts", system, d.toordinal(), *k) * 6.4 * 3600)
+        for at, k, what in auto:
+            if k not in rows:
+                continue
+            if what == "delete":
+                del rows[k]
+            else:
+                self._apply_update(system, rows[k], h64(self.seed, "salt", d.toordinal(), *k))
+                stamps[k] = max(stamps[k], at)
+        for c in manual:
+            k = (c.unit, c.procedure) if system == "dossier" else (c.unit,)
+            if c.delete:
+                rows.pop(k, None)
+                continue
+            row = rows.setdefault(k, dict.fromkeys(names, 0))
+            if c.fields:
+                row.update({f: int(v) for f, v in c.fields.items()})
+            else:
+                self._default_restatement(system, row)
+            stamps[k] = max(stamps.get(k, c.at), c.at)
+        out = []
+        for k in sorted(rows):
+            r = rows[k]
+            if system == "dossier":
+                item = {"ngay": d.isoformat(), "maDinhDanh": k[0], "maThuTuc": k[1], **r,
+                        "thoiDiemCapNhat": iso(stamps[k])}
+            elif system == "petition":
+                item = {"ngay": d.isoformat(), "maDinhDanh": k[0], **r, "thoiDiemCapNhat": iso(stamps[k])}
+            elif system == "edoc":
+                item = {"report_date": d.isoformat(), "org_code": k[0], **r, "updated_at": iso(stamps[k])}
+            else:
+                item = {"report_date": d.isoformat(), "ma_dinh_danh": k[0], **r}
+            out.append(item)
+        return out
+
+    # ------------------------------------------------------------------ truth API (what a fault-free server returns now)
+    def units(self) -> list[dict]:
+        return register_rows(self.entities, self.today())
+
+    def procedures(self) -> list[dict]:
+        today = self.today()
+        items = [p.item(today) for p in self.catalogue if p.announced <= today]
+        items.sort(key=lambda x: x["maThuTuc"])
+        return items
+
+    def dossier_rows(self, d: date, as_of: datetime | None = None) -> list[dict]:
+        return self._rows("dossier", d, as_of)
+
+    def petition_rows(self, d: date, as_of: datetime | None = None) -> list[dict]:
+        return self._rows("petition", d, as_of)
+
+    def edoc_rows(self, d: date, as_of: datetime | None = None) -> list[dict]:
+        return self._rows("edoc", d, as_of)
+
+    def esign_rows(self, d: date, as_of: datetime | None = None) -> list[dict]:
+        """The rows of the newest e-signature file of day d (every unit valid that day)."""
+        return self._rows("esign", d, as_of)
+
+    def rows_between(self, system: str, start: date, end: date, as_of: datetime | None = None) -> list[dict]:
+        as_of = as_of or self.now()
+        out: list[dict] = []
+        d = start
+        while d <= end:
+            out.extend(self._rows(system, d, as_of))
+            d += timedelta(days=1)
+        return out
+
+    def reset(self) -> None:
+        with self._lock:
+            self.manual.clear()
+            self.clear_caches()
+
+
+def dates(start: date, end: date):
+    for i in range((end - start).days + 1):
+        yield start + timedelta(days=i)
+
+
+def ceil_div(a: int, b: int) -> int:
+    return math.ceil(a / b) if b else 0
