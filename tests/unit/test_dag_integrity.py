@@ -1,0 +1,76 @@
+"""Every DAG file imports cleanly and follows the house rules (Cosmos-style DAG integrity tests)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from chiso.settings import REPO_ROOT
+
+EXPECTED = {"extract_one_stop_shop", "extract_edoc", "extract_esign", "transform_warehouse", "export_national_reports"}
+
+PARSE = textwrap.dedent(
+    """
+    import json, sys
+    from airflow.dag_processing.dagbag import DagBag
+    bag = DagBag(dag_folder=sys.argv[1])
+    out = {"errors": {k: v[-2000:] for k, v in bag.import_errors.items()}, "dags": {}}
+    for dag_id, dag in bag.dags.items():
+        out["dags"][dag_id] = {
+            "tags": sorted(dag.tags),
+            "timezone": str(dag.timezone),
+            "catchup": dag.catchup,
+            "retries": [t.retries for t in dag.tasks],
+            "schedule": str(dag.timetable.summary),
+            "n_tasks": len(dag.tasks),
+            "task_ids": [t.task_id for t in dag.tasks],
+        }
+    print("@@" + json.dumps(out))
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def parsed(tmp_path_factory):
+    home = tmp_path_factory.mktemp("airflow_home")
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "CHISO_DBT_PASSWORD": os.environ.get("CHISO_DBT_PASSWORD", "parse-only"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+    }
+    # A subprocess: Airflow's settings are read at import and must not leak into other tests.
+    r = subprocess.run([sys.executable, "-c", PARSE, str(REPO_ROOT / "dags")], env=env, capture_output=True,
+                       text=True, timeout=600)
+    line = next((ln for ln in r.stdout.splitlines() if ln.startswith("@@")), None)
+    assert line, f"DagBag did not run:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+    return json.loads(line[2:])
+
+
+def test_no_import_errors(parsed):
+    assert parsed["errors"] == {}
+
+
+def test_expected_dags_present(parsed):
+    assert set(parsed["dags"]) >= EXPECTED
+
+
+def test_house_rules(parsed):
+    for dag_id, d in parsed["dags"].items():
+        assert "chiso" in d["tags"], dag_id
+        assert d["timezone"] == "Asia/Ho_Chi_Minh", dag_id
+        assert d["catchup"] is False, dag_id
+        assert all(r >= 1 for r in d["retries"]), f"{dag_id}: every task retries"
+
+
+def test_transform_shows_each_model_and_its_tests(parsed):
+    ids = parsed["dags"]["transform_warehouse"]["task_ids"]
+    assert any(i.endswith(".run") for i in ids) and any(i.endswith(".test") for i in ids)
+    assert ids[0] == "check_raw" or "check_raw" in ids
