@@ -1,0 +1,73 @@
+"""The walking skeleton through the real stack: Airflow runs, marts, Superset, browser, stop/start."""
+
+from __future__ import annotations
+
+import time
+
+import psycopg
+
+from chiso.pipeline import EXTRACT_DAGS, TRANSFORM_DAG
+from chiso.stack import process
+
+from .conftest import E2E_END, E2E_START, chiso
+
+
+def test_status_reports_every_component_healthy(live_stack):
+    assert live_stack["healthy"], live_stack["components"]
+    assert set(live_stack["components"]) >= {"postgres", "simulator", "airflow", "superset"}
+    for key in ("url", "user", "password"):
+        assert live_stack["airflow"][key]
+    for key in ("url", "user", "password", "viewer_user", "viewer_password"):
+        assert live_stack["superset"][key]
+
+
+def test_airflow_lists_dags_without_import_errors(airflow):
+    assert airflow.import_errors() == []
+    assert {*EXTRACT_DAGS, TRANSFORM_DAG} <= set(airflow.dag_ids())
+
+
+def test_pipeline_runs_succeeded(airflow):
+    for dag_id in (*EXTRACT_DAGS, TRANSFORM_DAG):
+        runs = [r for r in airflow.runs(dag_id) if r["run_id"].startswith("pipeline__")]
+        assert runs, f"no pipeline run of {dag_id}"
+        assert all(r["state"] == "success" for r in runs), [(r["run_id"], r["state"]) for r in runs]
+
+
+def test_marts_have_rows_for_the_window(live_stack):
+    with psycopg.connect(live_stack["warehouse"]["marts_reader_uri"]) as conn:
+        n, first, last = conn.execute(
+            "SELECT count(*), min(period_start), max(period_end) FROM marts.fct_indicator_values "
+            "WHERE indicator_code = 'QD766.TDGQ.ON_TIME' AND period_type = 'month'"
+        ).fetchone()
+    assert n > 0
+    assert str(first) == E2E_START[:8] + "01"
+    assert str(last) >= E2E_END[:8] + "01"
+
+
+def test_superset_dashboard_and_chart_data(superset_admin):
+    dashboards = superset_admin.get("/api/v1/dashboard/")["result"]
+    assert dashboards
+    charts = superset_admin.get("/api/v1/chart/", params={"q": "(page_size:100)"})["result"]
+    assert charts
+    for chart in charts:
+        r = superset_admin.http.get(f"/api/v1/chart/{chart['id']}/data/")
+        assert r.status_code == 200, (chart["slice_name"], r.text[:500])
+        assert any(res.get("rowcount", 0) > 0 for res in r.json()["result"]), chart["slice_name"]
+
+
+def test_zz_stop_leaves_no_process_and_restart_is_fast(live_stack):
+    """Last in this module (pytest keeps file order): stop, look for leftovers, start again warm."""
+    pids = [live_stack["components"]["postgres"]["pid"], live_stack["components"]["superset"]["pid"],
+            live_stack["components"]["simulator"]["pid"], *live_stack["components"]["airflow"]["pids"].values()]
+    chiso("down")
+    time.sleep(1)
+    alive = [p for p in pids if p and process.pid_alive(p)]
+    assert not alive, f"still running after down: {alive}"
+    leftovers = [p for p in pids if p and process.group_members(p)]
+    assert not leftovers, f"process groups left behind: {leftovers}"
+    t0 = time.monotonic()
+    chiso("up", "--pipeline")
+    warm = time.monotonic() - t0
+    assert chiso("status", "--json", check=False).returncode == 0
+    print(f"warm start: {warm:.1f}s")
+    assert warm < 120, f"warm start took {warm:.0f}s"
