@@ -61,7 +61,7 @@ lint: venvs
 	cd dbt_project && ../$(VENVS)/dbt/bin/sqlfluff lint models
 
 bench: venvs
-	$(VENVS)/airflow/bin/python -m chiso.bench
+	$(VENVS)/airflow/bin/python -m chiso.bench $(BENCH)
 
 clean: stop
 	rm -rf var
