@@ -401,9 +401,7 @@ def _canon(v: Any) -> Any:
 
 def row_hash(entity: Entity, values: dict[str, Any]) -> str:
     """sha256 of the business columns in column order (provenance columns excluded)."""
-    payload = json.dumps(
-        [_canon(values.get(c)) for c in entity.columns], ensure_ascii=False, separators=(",", ":")
-    )
+    payload = json.dumps([_canon(values.get(c)) for c in entity.columns], ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

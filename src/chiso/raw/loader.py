@@ -83,9 +83,7 @@ def ensure_schema(conn: psycopg.Connection) -> None:
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
         conn.execute(ddl)
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS raw.schema_version (digest text PRIMARY KEY, applied_at timestamptz)"
-        )
+        conn.execute("CREATE TABLE IF NOT EXISTS raw.schema_version (digest text PRIMARY KEY, applied_at timestamptz)")
         conn.execute("DELETE FROM raw.schema_version")
         conn.execute("INSERT INTO raw.schema_version VALUES (%s, now())", (digest,))
 
@@ -127,9 +125,7 @@ class _Batch:
             "SELECT has_database_privilege(current_user, current_database(), 'TEMP')"
         ).fetchone()[0]
         if self.use_temp:
-            self.stage, self.qstage, self.latest = (
-                sql.Identifier(n) for n in ("_stage", "_qstage", "_latest")
-            )
+            self.stage, self.qstage, self.latest = (sql.Identifier(n) for n in ("_stage", "_qstage", "_latest"))
         else:
             self.stage, self.qstage, self.latest = (
                 sql.Identifier("raw", f"_load_{entity.name}_{n}") for n in ("stage", "qstage", "latest")
@@ -137,9 +133,7 @@ class _Batch:
 
     # ------------------------------------------------------------ staging
     def drop_work_tables(self) -> None:
-        self.conn.execute(
-            sql.SQL("DROP TABLE IF EXISTS {}, {}, {}").format(self.stage, self.qstage, self.latest)
-        )
+        self.conn.execute(sql.SQL("DROP TABLE IF EXISTS {}, {}, {}").format(self.stage, self.qstage, self.latest))
 
     def create_stage(self) -> None:
         cols = sql.SQL(", ").join(sql.Identifier(c) for c in self.stage_cols)
@@ -155,8 +149,7 @@ class _Batch:
         )
         self.conn.execute(
             sql.SQL(
-                "CREATE {kind} TABLE {q}"
-                " (record_ref text, field text, reason text, payload jsonb, _line bigint)"
+                "CREATE {kind} TABLE {q} (record_ref text, field text, reason text, payload jsonb, _line bigint)"
             ).format(kind=kind, q=self.qstage)
         )
 
@@ -206,19 +199,12 @@ class _Batch:
                 reason = "; ".join(m for _, m in problems)
                 if drifted:
                     unk = unexpected_fields(self.e, sr.record)
-                    reason += (
-                        " (lệch cấu trúc dữ liệu nguồn"
-                        + (f"; trường lạ: {', '.join(unk)}" if unk else "")
-                        + ")"
-                    )
+                    reason += " (lệch cấu trúc dữ liệu nguồn" + (f"; trường lạ: {', '.join(unk)}" if unk else "") + ")"
                 bad.append((sr.ref, problems[0][0], reason[:1].upper() + reason[1:], canon, self.line))
                 if p.key(self.e) is None:
                     self.unkeyed_bad += 1
                 else:  # keep the key as "seen" so it is not tombstoned; its previous version stays
-                    keyed = [
-                        v if c in self.e.key_columns else None
-                        for c, v in zip(self.stage_cols, vals, strict=True)
-                    ]
+                    keyed = [v if c in self.e.key_columns else None for c, v in zip(self.stage_cols, vals, strict=True)]
                     good.append((*keyed, None, self.line, sr.ref, False, canon))
             else:
                 good.append((*vals, row_hash(self.e, p.values), self.line, sr.ref, True, canon))
@@ -232,9 +218,7 @@ class _Batch:
                         cp.write_row(row)
             if bad:
                 with cur.copy(
-                    sql.SQL("COPY {} (record_ref, field, reason, payload, _line) FROM STDIN").format(
-                        self.qstage
-                    )
+                    sql.SQL("COPY {} (record_ref, field, reason, payload, _line) FROM STDIN").format(self.qstage)
                 ) as cp:
                     for row in bad:
                         cp.write_row(row)
@@ -242,9 +226,7 @@ class _Batch:
     # ------------------------------------------------------------ commit
     def _key_match(self, a: str, b: str) -> sql.Composable:
         return sql.SQL(" AND ").join(
-            sql.SQL("{}.{} = {}.{}").format(
-                sql.Identifier(a), sql.Identifier(k), sql.Identifier(b), sql.Identifier(k)
-            )
+            sql.SQL("{}.{} = {}.{}").format(sql.Identifier(a), sql.Identifier(k), sql.Identifier(b), sql.Identifier(k))
             for k in self.e.key_columns
         )
 
@@ -344,9 +326,7 @@ class _Batch:
             ok = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE _ok").format(self.stage)).fetchone()[0]
             r.rows_unchanged = ok - r.rows_new_versions
             if self.unkeyed_bad:
-                r.notes.append(
-                    f"không tạo bản ghi xóa: {self.unkeyed_bad} bản ghi lỗi không xác định được khóa"
-                )
+                r.notes.append(f"không tạo bản ghi xóa: {self.unkeyed_bad} bản ghi lỗi không xác định được khóa")
             else:
                 r.rows_deleted = self._tombstones(t, cols)
             cur = conn.execute(
@@ -496,6 +476,7 @@ def load_batch(
         except BaseException as exc:
             result.status = "failed"
             result.error = f"{type(exc).__name__}: {exc}"
+            exc.chiso_batch_id = result.batch_id  # lets callers attach quarantine rows to this audit
             try:
                 if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
                     conn.rollback()

@@ -1,0 +1,91 @@
+"""Pieces shared by the extractors: connection parameters, windows, summaries."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LOOKBACK_DAYS = 7
+DEFAULT_CHUNK_DAYS = 31
+
+
+@dataclass(frozen=True)
+class SourceConn:
+    """What an extractor needs from an Airflow connection, without importing Airflow."""
+
+    base_url: str = ""
+    login: str | None = None
+    password: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_airflow(cls, conn: Any) -> SourceConn:
+        """Build from an Airflow Connection (duck-typed: host, port, schema, login, password, extra_dejson)."""
+        host = (conn.host or "").strip()
+        scheme = (getattr(conn, "conn_type", None) or "http").lower()
+        if scheme not in ("http", "https"):
+            scheme = "http"
+        if "://" in host:
+            base = host.rstrip("/")
+        else:
+            base = f"{scheme}://{host}" + (f":{conn.port}" if conn.port else "")
+            if conn.schema:  # an optional path prefix (e.g. behind the LGSP gateway)
+                base += "/" + conn.schema.strip("/")
+        extra = getattr(conn, "extra_dejson", None) or {}
+        return cls(base_url=base, login=conn.login, password=conn.password, extra=dict(extra))
+
+
+def warehouse_uri_from_airflow(conn: Any) -> str:
+    """libpq URI from the warehouse_db connection (loader role)."""
+    from urllib.parse import quote
+
+    user = quote(conn.login or "", safe="")
+    pw = quote(conn.password or "", safe="")
+    auth = f"{user}:{pw}@" if pw else (f"{user}@" if user else "")
+    port = f":{conn.port}" if conn.port else ""
+    return f"postgresql://{auth}{conn.host or '127.0.0.1'}{port}/{conn.schema or 'chiso'}"
+
+
+def as_date(v: date | str) -> date:
+    if isinstance(v, datetime):
+        return v.date()
+    if isinstance(v, date):
+        return v
+    return date.fromisoformat(str(v)[:10])
+
+
+def scheduled_window(logical_date: date | datetime, lookback_days: int = DEFAULT_LOOKBACK_DAYS) -> tuple[date, date]:
+    """The daily run covers the previous day plus the lookback: [D - lookback, D] with D = the day
+    before the run's logical date (the run at 01:00 on the 15th reads up to the 14th)."""
+    d = as_date(logical_date) - timedelta(days=1)
+    return d - timedelta(days=lookback_days), d
+
+
+@dataclass
+class ExtractSummary:
+    source: str
+    window_start: date
+    window_end: date
+    batches: list[dict[str, Any]] = field(default_factory=list)
+    rejected_files: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, result: Any) -> None:
+        self.batches.append(result.as_dict())
+
+    def totals(self) -> dict[str, int]:
+        keys = ("rows_received", "rows_new_versions", "rows_unchanged", "rows_deleted", "rows_quarantined")
+        return {k: sum(b.get(k) or 0 for b in self.batches) for k in keys}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "window_start": self.window_start.isoformat(),
+            "window_end": self.window_end.isoformat(),
+            "batches": self.batches,
+            "totals": self.totals(),
+            "rejected_files": self.rejected_files,
+        }

@@ -1,0 +1,185 @@
+"""Resilient JSON-over-HTTP fetching shared by the HTTP extractors.
+
+One request = bounded attempts. Retried: timeouts and transport errors, 429 and 5xx (honouring
+`Retry-After`), bodies that are not valid JSON or lack the expected envelope. 401 asks the caller to
+re-authenticate once per attempt. Other 4xx fail at once. Every error names the source system, the
+request (method, URL, query parameters) and the last problem seen.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+# Parameters never echoed into errors or logs.
+SECRET_PARAMS = {"client_secret", "api_key", "password", "token"}
+
+
+class SourceError(RuntimeError):
+    """A source could not be read. Carries what an operator needs to find the failing request."""
+
+    def __init__(self, source: str, method: str, url: str, params: dict | None, detail: str) -> None:
+        self.source, self.method, self.url, self.params, self.detail = source, method, url, params or {}, detail
+        shown = {k: ("***" if k in SECRET_PARAMS else v) for k, v in self.params.items()}
+        super().__init__(f"[{source}] {method} {url} params={shown}: {detail}")
+
+
+class TransientPage(Exception):
+    """The response parsed but its content is not believable (e.g. a repeated page): fetch again."""
+
+
+@dataclass
+class RetryPolicy:
+    max_attempts: int = 6
+    base_delay: float = 0.5  # seconds; doubled per attempt, plus jitter
+    max_delay: float = 60.0  # also caps Retry-After so a hostile header cannot stall the run forever
+    timeout: float = 30.0
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+    rng: random.Random = field(default_factory=random.Random, repr=False)
+
+    def backoff(self, attempt: int) -> float:
+        d = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+        return d / 2 + self.rng.uniform(0, d / 2)  # "equal jitter": never zero, never synchronized
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+class JsonFetcher:
+    """GET/POST returning parsed JSON with retries. `authorize(headers, force)` adds credentials;
+    with force=True it must obtain fresh ones (called after a 401)."""
+
+    def __init__(
+        self,
+        source: str,
+        base_url: str,
+        *,
+        policy: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+        authorize: Callable[[dict[str, str], bool], None] | None = None,
+    ) -> None:
+        self.source = source
+        self.policy = policy or RetryPolicy()
+        self.authorize = authorize
+        self.client = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            timeout=self.policy.timeout,
+            transport=transport,
+            headers={"Accept": "application/json", "User-Agent": "chiso-extract/1"},
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> JsonFetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def url(self, path: str) -> str:
+        return str(self.client.base_url) + path
+
+    def error(self, method: str, path: str, params: dict | None, detail: str) -> SourceError:
+        return SourceError(self.source, method, self.url(path), params, detail)
+
+    def request_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict | None = None,
+        data: dict | None = None,
+        validate: Callable[[Any], None] | None = None,
+        authenticated: bool = True,
+    ) -> Any:
+        """Send until a 2xx with valid JSON (and `validate` passes) or attempts run out.
+        `validate` raises ValueError for a malformed envelope or TransientPage for suspicious content."""
+        p = self.policy
+        last = "chưa gửi yêu cầu"
+        reauth = False
+        for attempt in range(1, p.max_attempts + 1):
+            headers: dict[str, str] = {}
+            if authenticated and self.authorize:
+                self.authorize(headers, reauth)
+                reauth = False
+            delay: float | None = None
+            try:
+                resp = self.client.request(method, path, params=params, data=data, headers=headers)
+            except httpx.TimeoutException as e:
+                last = f"hết thời gian chờ ({type(e).__name__})"
+            except httpx.TransportError as e:
+                last = f"lỗi kết nối ({type(e).__name__}: {e})"
+            else:
+                status = resp.status_code
+                if status == 401 and authenticated and self.authorize:
+                    last = "401 Unauthorized (token hết hạn hoặc không hợp lệ)"
+                    reauth = True
+                    delay = 0.0
+                elif status == 429 or status >= 500:
+                    last = f"HTTP {status}"
+                    ra = retry_after_seconds(resp.headers.get("Retry-After"))
+                    if ra is not None:
+                        delay = min(ra, p.max_delay)
+                        last += f" (Retry-After {resp.headers.get('Retry-After')})"
+                elif status >= 400:
+                    raise self.error(method, path, params, f"HTTP {status}: {resp.text[:300]}")
+                else:
+                    try:
+                        body = resp.json()
+                    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+                        last = f"nội dung trả về không phải JSON hợp lệ ({e}; {len(resp.content)} byte)"
+                    else:
+                        try:
+                            if validate:
+                                validate(body)
+                            return body
+                        except TransientPage as e:
+                            last = f"nội dung bất thường: {e}"
+                        except ValueError as e:
+                            last = f"cấu trúc phản hồi không đúng: {e}"
+            if attempt == p.max_attempts:
+                break
+            wait = p.backoff(attempt) if delay is None else delay
+            log.warning(
+                "%s %s %s attempt %d/%d: %s; retrying in %.1fs",
+                self.source,
+                method,
+                path,
+                attempt,
+                p.max_attempts,
+                last,
+                wait,
+            )
+            if wait:
+                p.sleep(wait)
+        raise self.error(method, path, params, f"thất bại sau {p.max_attempts} lần thử; lỗi cuối: {last}")
+
+
+def page_fingerprint(items: list) -> str:
+    return json.dumps(items, sort_keys=True, ensure_ascii=False, default=str)

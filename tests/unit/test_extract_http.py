@@ -1,0 +1,241 @@
+"""HTTP extract clients against in-test fake servers (httpx.MockTransport) that follow sources.md
+and inject faults: 429 + Retry-After, 5xx, timeouts, token expiry mid-pagination, invalid JSON,
+repeated pages."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import date, timedelta
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+
+from chiso.extract.common import SourceConn, scheduled_window
+from chiso.extract.edoc import EdocClient
+from chiso.extract.http import RetryPolicy, SourceError, retry_after_seconds
+from chiso.extract.one_stop_shop import OneStopShopClient
+
+
+def dossier_rows(n: int) -> list[dict]:
+    day = date(2024, 5, 1)
+    return [
+        {"ngay": (day + timedelta(days=i % 3)).isoformat(), "maDinhDanh": f"000.00.{i:02d}.H26", "maThuTuc": "1.001"}
+        for i in range(n)
+    ]
+
+
+class FakeOSS:
+    """sources.md §1 with scripted faults. `faults` maps the n-th list request (1-based) to a fault."""
+
+    def __init__(self, rows: list[dict], faults: dict[int, str] | None = None, expire_after: int | None = None):
+        self.rows = rows
+        self.faults = faults or {}
+        self.expire_after = expire_after  # a token becomes invalid after this many list requests
+        self.tokens: dict[str, int] = {}
+        self.issued = 0
+        self.list_requests = 0
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if request.url.path == "/oauth/token":
+            form = parse_qs(request.content.decode())
+            if form.get("client_id") != ["cid"] or form.get("client_secret") != ["secret"]:
+                return httpx.Response(401, json={"error": "invalid_client"})
+            assert form["grant_type"] == ["client_credentials"]
+            self.issued += 1
+            tok = f"t{self.issued}"
+            self.tokens[tok] = 0
+            return httpx.Response(200, json={"access_token": tok, "token_type": "Bearer", "expires_in": 300})
+        auth = request.headers.get("Authorization", "")
+        tok = auth.removeprefix("Bearer ")
+        if tok not in self.tokens:
+            return httpx.Response(401)
+        if self.expire_after is not None and self.tokens[tok] >= self.expire_after:
+            return httpx.Response(401)
+        self.tokens[tok] += 1
+        self.list_requests += 1
+        fault = self.faults.get(self.list_requests)
+        if fault == "429":
+            return httpx.Response(429, headers={"Retry-After": "7"})
+        if fault == "503":
+            return httpx.Response(503)
+        if fault == "timeout":
+            raise httpx.ReadTimeout("slow", request=request)
+        if fault == "badjson":
+            return httpx.Response(200, content=b'{"trang": 1, "duLieu": [{"ngay": "2024-')
+        q = request.url.params
+        trang, size = int(q["trang"]), int(q["soBanGhi"])
+        if fault == "repeat" and trang > 1:
+            trang -= 1
+        pages = max(1, -(-len(self.rows) // size))
+        body = {
+            "trang": int(q["trang"]),
+            "soBanGhi": size,
+            "tongSoBanGhi": len(self.rows),
+            "tongSoTrang": pages,
+            "duLieu": self.rows[(trang - 1) * size : trang * size],
+        }
+        return httpx.Response(200, json=body)
+
+
+def policy(sleeps: list[float], attempts: int = 5) -> RetryPolicy:
+    return RetryPolicy(max_attempts=attempts, base_delay=0.5, sleep=sleeps.append, rng=random.Random(1))
+
+
+CONN = SourceConn("http://oss.test", "cid", "secret")
+
+
+def read_all(server: FakeOSS, sleeps: list[float], page_size: int = 4, attempts: int = 5) -> list[dict]:
+    client = OneStopShopClient(
+        CONN, policy=policy(sleeps, attempts), transport=httpx.MockTransport(server), page_size=page_size
+    )
+    with client:
+        return [rec for page in client.rows("/api/v1/thong-ke/ho-so", {"tuNgay": "x"}) for rec in page]
+
+
+def test_pages_are_read_in_order_with_refs():
+    rows = dossier_rows(10)
+    server = FakeOSS(rows)
+    sleeps: list[float] = []
+    client = OneStopShopClient(CONN, policy=policy(sleeps), transport=httpx.MockTransport(server), page_size=4)
+    pages = list(client.rows("/api/v1/thong-ke/ho-so", {"tuNgay": "2024-05-01", "denNgay": "2024-05-03"}))
+    assert [len(p) for p in pages] == [4, 4, 2]
+    assert [r.record for p in pages for r in p] == rows
+    assert (
+        pages[1][2].ref == "GET /api/v1/thong-ke/ho-so tuNgay=2024-05-01 denNgay=2024-05-03 trang=2 soBanGhi=4 dòng 3"
+    )
+    assert server.issued == 1 and sleeps == []
+
+
+def test_429_honours_retry_after_and_5xx_timeouts_back_off():
+    rows = dossier_rows(10)
+    server = FakeOSS(rows, faults={1: "429", 3: "503", 4: "timeout", 6: "badjson"})
+    sleeps: list[float] = []
+    assert [r.record for r in read_all(server, sleeps)] == rows
+    assert sleeps[0] == 7.0  # Retry-After
+    assert len(sleeps) == 4 and all(0 < s <= 60 for s in sleeps[1:])
+
+
+def test_token_expiry_mid_pagination_refreshes_and_retries_the_page():
+    rows = dossier_rows(10)
+    server = FakeOSS(rows, expire_after=2)
+    sleeps: list[float] = []
+    assert [r.record for r in read_all(server, sleeps)] == rows
+    assert server.issued == 2  # refreshed once, on the 3rd page
+    assert sleeps == []  # a 401 is answered by re-authentication, not by waiting
+
+
+def test_repeated_page_is_refetched():
+    rows = dossier_rows(10)
+    server = FakeOSS(rows, faults={2: "repeat"})
+    assert [r.record for r in read_all(server, [])] == rows
+
+
+def test_persistently_repeated_page_fails_naming_the_request():
+    rows = dossier_rows(10)
+    server = FakeOSS(rows, faults=dict.fromkeys(range(2, 10), "repeat"))
+    with pytest.raises(SourceError) as ei:
+        read_all(server, [])
+    msg = str(ei.value)
+    assert "[one_stop_shop]" in msg and "http://oss.test/api/v1/thong-ke/ho-so" in msg and "'trang': 2" in msg
+    assert "trùng nội dung" in msg
+
+
+def test_bounded_attempts_then_clear_error():
+    server = FakeOSS(dossier_rows(3), faults=dict.fromkeys(range(1, 20), "503"))
+    sleeps: list[float] = []
+    with pytest.raises(SourceError, match=r"thất bại sau 3 lần thử; lỗi cuối: HTTP 503"):
+        read_all(server, sleeps, attempts=3)
+    assert len(sleeps) == 2 and sleeps[1] > sleeps[0] / 2
+
+
+def test_wrong_credentials_fail_without_leaking_the_secret():
+    server = FakeOSS(dossier_rows(3))
+    bad = SourceConn("http://oss.test", "cid", "wrong")
+    client = OneStopShopClient(bad, policy=policy([]), transport=httpx.MockTransport(server))
+    with pytest.raises(SourceError) as ei:
+        list(client.rows("/api/v1/don-vi"))
+    assert "/oauth/token" in str(ei.value) and "HTTP 401" in str(ei.value)
+    assert "wrong" not in str(ei.value)
+
+
+def test_retry_after_http_date():
+    assert retry_after_seconds("3") == 3.0
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+    assert retry_after_seconds("soon") is None
+
+
+class FakeEdoc:
+    def __init__(self, rows: list[dict], faults: dict[int, str] | None = None):
+        self.rows, self.faults, self.n = rows, faults or {}, 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.headers.get("X-API-Key") != "k3y":
+            return httpx.Response(401)
+        self.n += 1
+        fault = self.faults.get(self.n)
+        if fault == "429":
+            return httpx.Response(429, headers={"Retry-After": "2"})
+        if fault == "502":
+            return httpx.Response(502, text="<html>bad gateway</html>")
+        if fault == "timeout":
+            raise httpx.ConnectTimeout("slow", request=request)
+        if fault == "badjson":
+            return httpx.Response(200, content=b"<html>")
+        q = request.url.params
+        limit = int(q["limit"])
+        start = int(q.get("cursor", "c0")[1:])
+        if fault == "repeat" and start:
+            start -= limit
+        if fault == "loop":
+            return httpx.Response(200, json={"items": self.rows[start : start + limit], "next_cursor": "c0"})
+        nxt = start + limit
+        body = {"items": self.rows[start:nxt], "next_cursor": f"c{nxt}" if nxt < len(self.rows) else None}
+        return httpx.Response(200, json=body)
+
+
+def edoc_rows(n: int) -> list[dict]:
+    return [{"report_date": "2024-05-01", "org_code": f"000.00.{i:02d}.H26"} for i in range(n)]
+
+
+def read_edoc(server: FakeEdoc, key: str = "k3y", sleeps: list[float] | None = None) -> list[dict]:
+    conn = SourceConn("http://edoc.test", password=key)
+    sleeps = [] if sleeps is None else sleeps
+    with EdocClient(conn, policy=policy(sleeps), transport=httpx.MockTransport(server), page_size=3) as c:
+        return [r.record for page in c.rows(date(2024, 5, 1), date(2024, 5, 2)) for r in page]
+
+
+def test_edoc_cursor_pagination_with_faults():
+    rows = edoc_rows(10)
+    sleeps: list[float] = []
+    assert (
+        read_edoc(FakeEdoc(rows, {1: "429", 3: "502", 4: "timeout", 5: "badjson", 7: "repeat"}), sleeps=sleeps) == rows
+    )
+    assert sleeps[0] == 2.0
+
+
+def test_edoc_cursor_loop_and_bad_key_fail_clearly():
+    with pytest.raises(SourceError, match="vòng lặp phân trang"):
+        read_edoc(FakeEdoc(edoc_rows(10), {2: "loop"}))
+    with pytest.raises(SourceError, match=r"\[edoc\].*HTTP 401"):
+        read_edoc(FakeEdoc(edoc_rows(3)), key="nope")
+
+
+def test_edoc_envelope_checked():
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=json.dumps({"data": []}).encode())
+
+    conn = SourceConn("http://edoc.test", password="k3y")
+    with (
+        EdocClient(conn, policy=policy([], attempts=2), transport=httpx.MockTransport(handler)) as c,
+        pytest.raises(SourceError, match="thiếu danh sách 'items'"),
+    ):
+        list(c.rows(date(2024, 5, 1), date(2024, 5, 1)))
+
+
+def test_scheduled_window_is_previous_day_plus_lookback():
+    assert scheduled_window(date(2024, 5, 15)) == (date(2024, 5, 7), date(2024, 5, 14))
+    assert scheduled_window(date(2024, 5, 15), lookback_days=0) == (date(2024, 5, 14), date(2024, 5, 14))
