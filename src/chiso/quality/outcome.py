@@ -132,16 +132,20 @@ def message_vi(
         if is_sql:
             return f"{description} — đạt."
         if element_count is not None and unexpected_count:
-            return (f"{description} — đạt trong ngưỡng: {unexpected_count:,} / {element_count:,} dòng vi phạm "
-                    f"({unexpected_percent or 0:.2f}%).")
+            return (
+                f"{description} — đạt trong ngưỡng: {unexpected_count:,} / {element_count:,} dòng vi phạm "
+                f"({unexpected_percent or 0:.2f}%)."
+            )
         if element_count is not None:
             return f"{description} — đạt ({element_count:,} dòng đã kiểm tra)."
         return f"{description} — đạt."
     if is_sql:
         msg = f"{description} — KHÔNG ĐẠT: {observed_value} trường hợp vi phạm"
     elif unexpected_count is not None and element_count is not None:
-        msg = (f"{description} — KHÔNG ĐẠT: {unexpected_count:,} / {element_count:,} dòng vi phạm "
-               f"({unexpected_percent or 0:.2f}%")
+        msg = (
+            f"{description} — KHÔNG ĐẠT: {unexpected_count:,} / {element_count:,} dòng vi phạm "
+            f"({unexpected_percent or 0:.2f}%"
+        )
         msg += f"; cho phép tối đa {100 * (1 - mostly):.2f}%)" if mostly is not None and mostly < 1 else ")"
     else:
         msg = f"{description} — KHÔNG ĐẠT (giá trị quan sát: {observed_value})"

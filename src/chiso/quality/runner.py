@@ -39,7 +39,7 @@ def _home(home: Path | None) -> Path:
 
 
 def _sqlalchemy_uri(uri: str) -> str:
-    return "postgresql+psycopg://" + plain_uri(uri)[len("postgresql://"):]
+    return "postgresql+psycopg://" + plain_uri(uri)[len("postgresql://") :]
 
 
 def _gx_context(home: Path):
@@ -66,8 +66,10 @@ def _gx_context(home: Path):
             "local_site": {
                 "class_name": "SiteBuilder",
                 "show_how_to_buttons": False,
-                "store_backend": {"class_name": "TupleFilesystemStoreBackend",
-                                  "base_directory": str(home / "data_docs")},
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": str(home / "data_docs"),
+                },
                 "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
             }
         },
@@ -179,10 +181,17 @@ def _outcome_from_result(spec, suite: SuiteSpec, r, sample_fn) -> ExpectationOut
         success=success,
         description_vi=spec.description_vi,
         message_vi=message_vi(
-            description=spec.description_vi, success=success, is_sql=spec.is_sql,
-            element_count=element_count, unexpected_count=unexpected_count,
-            unexpected_percent=unexpected_percent, mostly=spec.mostly, observed_value=observed_s,
-            sample=sample, hint=spec.hint_vi, error=error,
+            description=spec.description_vi,
+            success=success,
+            is_sql=spec.is_sql,
+            element_count=element_count,
+            unexpected_count=unexpected_count,
+            unexpected_percent=unexpected_percent,
+            mostly=spec.mostly,
+            observed_value=observed_s,
+            sample=sample,
+            hint=spec.hint_vi,
+            error=error,
         ),
         mostly=spec.mostly,
         element_count=element_count,
@@ -196,12 +205,27 @@ def _outcome_from_result(spec, suite: SuiteSpec, r, sample_fn) -> ExpectationOut
 
 def _error_outcome(spec, suite: SuiteSpec, error: str) -> ExpectationOutcome:
     return ExpectationOutcome(
-        suite=suite.name, asset=spec.asset, name=spec.name, expectation_type=spec.type,
-        severity=spec.severity, success=False, description_vi=spec.description_vi,
-        message_vi=message_vi(description=spec.description_vi, success=False, is_sql=spec.is_sql,
-                              element_count=None, unexpected_count=None, unexpected_percent=None,
-                              mostly=spec.mostly, observed_value=None, sample=[], error=error),
-        mostly=spec.mostly, error=error,
+        suite=suite.name,
+        asset=spec.asset,
+        name=spec.name,
+        expectation_type=spec.type,
+        severity=spec.severity,
+        success=False,
+        description_vi=spec.description_vi,
+        message_vi=message_vi(
+            description=spec.description_vi,
+            success=False,
+            is_sql=spec.is_sql,
+            element_count=None,
+            unexpected_count=None,
+            unexpected_percent=None,
+            mostly=spec.mostly,
+            observed_value=None,
+            sample=[],
+            error=error,
+        ),
+        mostly=spec.mostly,
+        error=error,
     )
 
 
@@ -224,9 +248,14 @@ def validate(
     home: Path | None = None,
     expectations_dir: Path | None = None,
     build_docs: bool = True,
+    read_uri: str | None = None,
 ) -> QualityOutcome:
     """Validate `suite` (a file in expectations/) for `window` (inclusive dates; None = all data),
     store one row per expectation in quality.expectation_results and rebuild Data Docs.
+
+    `warehouse_uri` is chiso_loader's (it owns schema quality). `read_uri`, when given, is the role
+    that reads the checked data (chiso_transformer for staging, which the loader cannot read); the
+    rows are then validated through GX query assets instead of scratch tables.
 
     Never raises because data is bad: call `raise_on_critical(outcome)` to fail a task. Raises on
     configuration errors (unknown suite, malformed YAML) and when the warehouse is unreachable.
@@ -241,14 +270,18 @@ def validate(
     results: list[ExpectationOutcome] = []
     docs_index: Path | None = None
 
-    with psycopg.connect(plain_uri(warehouse_uri), autocommit=True) as conn:
+    materialise = read_uri is None
+    with (
+        psycopg.connect(plain_uri(warehouse_uri), autocommit=True) as conn,
+        psycopg.connect(plain_uri(read_uri or warehouse_uri), autocommit=True) as data_conn,
+    ):
         ensure_schema(conn, load_freshness(expectations_dir))
         _drop_stale_scratch(conn)
         ctx = _gx_context(home_dir)
         import great_expectations as gx
 
         datasource = ctx.data_sources.add_or_update_postgres(
-            "warehouse", connection_string=_sqlalchemy_uri(warehouse_uri)
+            "warehouse", connection_string=_sqlalchemy_uri(read_uri or warehouse_uri)
         )
         scratch: list[str] = []
         try:
@@ -257,18 +290,27 @@ def validate(
                 if not specs:
                     continue
                 gx_name = f"{spec.name}.{asset.name}"
+                query = render_sql(asset.query, eff_window)
                 try:
-                    table = _materialise(conn, render_sql(asset.query, eff_window))
-                    scratch.append(table)
+                    if materialise:
+                        table = _materialise(conn, query)
+                        scratch.append(table)
+                    else:  # fail early and clearly when the relation is missing or not readable
+                        data_conn.execute(f"SELECT 1 FROM ({query}) q LIMIT 0")
                 except psycopg.Error as exc:
                     err = f"không đọc được dữ liệu của '{asset.name}': {str(exc).strip().splitlines()[0]}"
                     results += [_error_outcome(s, spec, err) for s in specs]
                     continue
-                batch_sql = f'quality."{table}"'
-                gx_asset = datasource.add_table_asset(gx_name, table_name=table, schema_name="quality")
+                if materialise:
+                    batch_sql = f'quality."{table}"'
+                    gx_asset = datasource.add_table_asset(gx_name, table_name=table, schema_name="quality")
+                else:
+                    batch_sql = f"({query}) AS batch_rows"
+                    gx_asset = datasource.add_query_asset(gx_name, query=query)
                 batch_def = gx_asset.add_batch_definition_whole_table("whole")
-                gx_suite = gx.ExpectationSuite(name=gx_name, meta={"layer": spec.layer,
-                                                                    "description_vi": spec.description_vi})
+                gx_suite = gx.ExpectationSuite(
+                    name=gx_name, meta={"layer": spec.layer, "description_vi": spec.description_vi}
+                )
                 for s in specs:
                     gx_suite.add_expectation(_build_expectation(s, eff_window))
                 gx_suite = ctx.suites.add_or_update(gx_suite)
@@ -288,7 +330,7 @@ def validate(
                 by_name = {s.name: s for s in specs}
 
                 def sample(s, _batch=batch_sql):
-                    return _sql_sample(conn, render_sql(s.kwargs["unexpected_rows_query"], eff_window), _batch)
+                    return _sql_sample(data_conn, render_sql(s.kwargs["unexpected_rows_query"], eff_window), _batch)
 
                 for r in res.results:
                     s = by_name[r.expectation_config.meta["chiso_name"]]
@@ -308,8 +350,14 @@ def validate(
         order = {s.name: i for i, s in enumerate(spec.expectations)}
         results.sort(key=lambda r: order.get(r.name, 1 << 30))
         outcome = QualityOutcome(
-            suite=spec.name, layer=spec.layer, run_id=run_id, window=eff_window, started_at=started,
-            finished_at=datetime.now(UTC), results=results, data_docs_index=docs_index,
+            suite=spec.name,
+            layer=spec.layer,
+            run_id=run_id,
+            window=eff_window,
+            started_at=started,
+            finished_at=datetime.now(UTC),
+            results=results,
+            data_docs_index=docs_index,
         )
         write_outcome(conn, outcome)
     log.info("%s (%.1fs)", outcome.summary_vi(), time.monotonic() - t0)

@@ -21,7 +21,7 @@ def plain_uri(uri: str) -> str:
     """psycopg wants postgresql://; accept SQLAlchemy-style URIs too."""
     for prefix in ("postgresql+psycopg://", "postgresql+psycopg2://", "postgres://"):
         if uri.startswith(prefix):
-            return "postgresql://" + uri[len(prefix):]
+            return "postgresql://" + uri[len(prefix) :]
     return uri
 
 
@@ -93,7 +93,8 @@ SELECT s.*,
                 THEN 'Trễ: lần nạp thành công gần nhất cách đây ' || load_lag_hours
                      || ' giờ (ngưỡng ' || max_load_lag_hours || ' giờ)'
             ELSE 'Thiếu dữ liệu: đã nạp đến ngày ' || to_char(loaded_through, 'DD/MM/YYYY')
-                 || ' nhưng dữ liệu mới nhất là ngày ' || coalesce(to_char(newest_data_date, 'DD/MM/YYYY'), '(không có)')
+                 || ' nhưng dữ liệu mới nhất là ngày '
+                 || coalesce(to_char(newest_data_date, 'DD/MM/YYYY'), '(không có)')
                  || ' (cho phép chênh ' || max_data_gap_days || ' ngày)'
             END
         ELSE 'Đúng hạn'
@@ -124,8 +125,10 @@ def ensure_schema(conn: psycopg.Connection, freshness: FreshnessConfig | None = 
                    ON CONFLICT (source, entity) DO UPDATE SET raw_table = EXCLUDED.raw_table,
                        date_column = EXCLUDED.date_column, max_load_lag_hours = EXCLUDED.max_load_lag_hours,
                        max_data_gap_days = EXCLUDED.max_data_gap_days""",
-                [(e.source, e.entity, e.table, e.date_column, e.max_load_lag_hours, e.max_data_gap_days)
-                 for e in cfg.entities],
+                [
+                    (e.source, e.entity, e.table, e.date_column, e.max_load_lag_hours, e.max_data_gap_days)
+                    for e in cfg.entities
+                ],
             )
         conn.execute(freshness_view_sql(cfg))
 
@@ -134,8 +137,9 @@ def write_outcome(conn: psycopg.Connection, outcome: QualityOutcome) -> None:
     """One row per expectation per run; re-running a run id (an Airflow retry) replaces its rows."""
     ws, we = outcome.window or (None, None)
     with conn.transaction(), conn.cursor() as cur:
-        cur.execute("DELETE FROM quality.expectation_results WHERE run_id = %s AND suite = %s",
-                    (outcome.run_id, outcome.suite))
+        cur.execute(
+            "DELETE FROM quality.expectation_results WHERE run_id = %s AND suite = %s", (outcome.run_id, outcome.suite)
+        )
         cur.executemany(
             """INSERT INTO quality.expectation_results
                  (run_id, suite, layer, asset, expectation_name, expectation_type, severity, mostly, success,
@@ -143,10 +147,28 @@ def write_outcome(conn: psycopg.Connection, outcome: QualityOutcome) -> None:
                   description_vi, message_vi, error, window_start, window_end, validated_at)
                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
             [
-                (outcome.run_id, outcome.suite, outcome.layer, r.asset, r.name, r.expectation_type, r.severity,
-                 r.mostly, r.success, r.observed_value, r.element_count, r.unexpected_count,
-                 r.unexpected_percent, json.dumps(r.unexpected_sample, ensure_ascii=False, default=str),
-                 r.description_vi, r.message_vi, r.error, ws, we, outcome.finished_at)
+                (
+                    outcome.run_id,
+                    outcome.suite,
+                    outcome.layer,
+                    r.asset,
+                    r.name,
+                    r.expectation_type,
+                    r.severity,
+                    r.mostly,
+                    r.success,
+                    r.observed_value,
+                    r.element_count,
+                    r.unexpected_count,
+                    r.unexpected_percent,
+                    json.dumps(r.unexpected_sample, ensure_ascii=False, default=str),
+                    r.description_vi,
+                    r.message_vi,
+                    r.error,
+                    ws,
+                    we,
+                    outcome.finished_at,
+                )
                 for r in outcome.results
             ],
         )
@@ -160,7 +182,18 @@ def write_outcome(conn: psycopg.Connection, outcome: QualityOutcome) -> None:
                    expectations = EXCLUDED.expectations, failed_critical = EXCLUDED.failed_critical,
                    failed_warning = EXCLUDED.failed_warning, success = EXCLUDED.success,
                    data_docs_path = EXCLUDED.data_docs_path""",
-            (outcome.run_id, outcome.suite, outcome.layer, ws, we, outcome.started_at, outcome.finished_at,
-             len(outcome.results), len(outcome.critical_failures), len(outcome.warnings), outcome.success,
-             str(outcome.data_docs_index) if outcome.data_docs_index else None),
+            (
+                outcome.run_id,
+                outcome.suite,
+                outcome.layer,
+                ws,
+                we,
+                outcome.started_at,
+                outcome.finished_at,
+                len(outcome.results),
+                len(outcome.critical_failures),
+                len(outcome.warnings),
+                outcome.success,
+                str(outcome.data_docs_index) if outcome.data_docs_index else None,
+            ),
         )
