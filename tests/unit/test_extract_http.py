@@ -70,13 +70,16 @@ class FakeOSS:
         trang, size = int(q["trang"]), int(q["soBanGhi"])
         if fault == "repeat" and trang > 1:
             trang -= 1
+        page = self.rows[(trang - 1) * int(q["soBanGhi"]) : trang * int(q["soBanGhi"])]
+        if fault == "bad":
+            page = [{**page[0], "bad": True}, *page[1:]]
         pages = max(1, -(-len(self.rows) // size))
         body = {
             "trang": int(q["trang"]),
             "soBanGhi": size,
             "tongSoBanGhi": len(self.rows),
             "tongSoTrang": pages,
-            "duLieu": self.rows[(trang - 1) * size : trang * size],
+            "duLieu": page,
         }
         return httpx.Response(200, json=body)
 
@@ -132,6 +135,23 @@ def test_repeated_page_is_refetched():
     rows = dossier_rows(10)
     server = FakeOSS(rows, faults={2: "repeat"})
     assert [r.record for r in read_all(server, [])] == rows
+
+
+def test_page_with_bad_rows_is_read_again_and_best_copy_kept():
+    rows = dossier_rows(10)
+
+    def bad_rows(items: list) -> int:
+        return sum(1 for r in items if r.get("bad"))
+
+    server = FakeOSS(rows, faults={2: "bad", 3: "bad"})
+    with OneStopShopClient(CONN, policy=policy([]), transport=httpx.MockTransport(server), page_size=4) as c:
+        got = [r.record for p in c.rows("/api/v1/thong-ke/ho-so", None, bad_rows) for r in p]
+    assert got == rows and server.list_requests == 5
+    # Persistent bad rows: after the bounded re-reads the page is handed on (the loader quarantines).
+    server = FakeOSS(rows, faults=dict.fromkeys(range(2, 6), "bad"))
+    with OneStopShopClient(CONN, policy=policy([]), transport=httpx.MockTransport(server), page_size=4) as c:
+        got = [r.record for p in c.rows("/api/v1/thong-ke/ho-so", None, bad_rows) for r in p]
+    assert sum(1 for r in got if r.get("bad")) == 1 and server.list_requests == 1 + 4 + 1
 
 
 def test_persistently_repeated_page_fails_naming_the_request():

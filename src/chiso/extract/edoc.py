@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
+from functools import partial
 from typing import Any
 
 import httpx
 
 from chiso.extract.common import DEFAULT_CHUNK_DAYS, ExtractSummary, SourceConn, as_date
-from chiso.extract.http import JsonFetcher, RetryPolicy, page_fingerprint
-from chiso.raw.entities import EDOC_DOCUMENTS_DAILY
-from chiso.raw.loader import SourceRow, chunks, load_batch
+from chiso.extract.http import JsonFetcher, RetryPolicy, fetch_page
+from chiso.raw.entities import EDOC_DOCUMENTS_DAILY, page_problems
+from chiso.raw.loader import SourceRow, chunks, load_batch, registered_units
 
 log = logging.getLogger(__name__)
 
 SOURCE = "edoc"
 PATH = "/api/v2/reports/documents/daily"
 PAGE_SIZE = 500  # the documented maximum of limit
-MAX_REPEAT_REFETCH = 2
 
 
 class EdocClient:
@@ -48,7 +48,9 @@ class EdocClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def pages(self, start: date, end: date) -> Iterator[tuple[int, str | None, list[dict]]]:
+    def pages(
+        self, start: date, end: date, page_problems: Callable[[list], int] | None = None
+    ) -> Iterator[tuple[int, str | None, list[dict]]]:
         """Yield (page number, cursor used, items) following next_cursor until it is null."""
         cursor: str | None = None
         prev_fp: str | None = None
@@ -59,19 +61,16 @@ class EdocClient:
             q: dict[str, Any] = {"from": start.isoformat(), "to": end.isoformat(), "limit": self.page_size}
             if cursor:
                 q["cursor"] = cursor
-            for repeat in range(MAX_REPEAT_REFETCH + 1):
-                body = self.http.request_json("GET", PATH, params=q, validate=_envelope)
-                items = body["items"]
-                fp = page_fingerprint(items) if items else None
-                if fp is None or fp != prev_fp:
-                    break
-                log.warning("%s page %d repeats the previous page; refetching (%d)", SOURCE, n, repeat)
-                self.http.policy.sleep(self.http.policy.backoff(repeat + 1))
-            else:
-                raise self.http.error(
-                    "GET", PATH, q, f"trang {n} trùng nội dung với trang trước sau {MAX_REPEAT_REFETCH} lần đọc lại"
-                )
-            prev_fp = fp
+            body, items, prev_fp = fetch_page(
+                self.http,
+                PATH,
+                q,
+                get_items=lambda b: b["items"],
+                validate=_envelope,
+                previous=prev_fp,
+                page_problems=page_problems,
+                label=f"trang {n}",
+            )
             if items:
                 yield n, cursor, items
             nxt = body.get("next_cursor")
@@ -82,8 +81,10 @@ class EdocClient:
             used.add(nxt)
             cursor = nxt
 
-    def rows(self, start: date, end: date) -> Iterator[list[SourceRow]]:
-        for n, cursor, items in self.pages(start, end):
+    def rows(
+        self, start: date, end: date, page_problems: Callable[[list], int] | None = None
+    ) -> Iterator[list[SourceRow]]:
+        for n, cursor, items in self.pages(start, end, page_problems):
             prefix = f"GET {PATH} from={start} to={end} trang {n}" + (f" (cursor={cursor})" if cursor else "")
             yield [SourceRow(f"{prefix} dòng {i}", rec) for i, rec in enumerate(items, 1)]
 
@@ -114,13 +115,15 @@ def extract(
     """Extract daily document counts for [start, end], one batch (audit) per chunk of days."""
     start, end = as_date(start), as_date(end)
     summary = ExtractSummary(SOURCE, start, end)
+    units = registered_units(warehouse_uri)
+    check = partial(page_problems, EDOC_DOCUMENTS_DAILY, known_units=units)
     with EdocClient(conn, policy=policy, transport=transport, page_size=page_size) as client:
         for cs, ce in chunks(start, end, chunk_days):
             summary.add(
                 load_batch(
                     warehouse_uri,
                     EDOC_DOCUMENTS_DAILY,
-                    client.rows(cs, ce),
+                    client.rows(cs, ce, check),
                     window_start=cs,
                     window_end=ce,
                     run_id=run_id,

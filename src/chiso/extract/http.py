@@ -183,3 +183,53 @@ class JsonFetcher:
 
 def page_fingerprint(items: list) -> str:
     return json.dumps(items, sort_keys=True, ensure_ascii=False, default=str)
+
+
+MAX_REPEAT_REFETCH = 2  # a page equal to the previous one: read again this many times, then fail
+MAX_QUALITY_REFETCH = 3  # a page with bad rows: read again this many times, then keep the best copy
+
+
+def fetch_page(
+    fetcher: JsonFetcher,
+    path: str,
+    params: dict,
+    *,
+    get_items: Callable[[Any], list],
+    validate: Callable[[Any], None],
+    previous: str | None,
+    page_problems: Callable[[list], int] | None = None,
+    label: str,
+) -> tuple[Any, list, str | None]:
+    """Fetch one page, guarding against two kinds of bad content that a second read may cure:
+    a repeat of the previous page (fails after MAX_REPEAT_REFETCH re-reads) and rows that will not
+    validate (after MAX_QUALITY_REFETCH re-reads the copy with the fewest bad rows is kept; the loader
+    quarantines what is left). Returns (body, items, fingerprint)."""
+    repeats = quality = 0
+    best: tuple[int, Any, list, str | None] | None = None
+    while True:
+        body = fetcher.request_json("GET", path, params=params, validate=validate)
+        items = get_items(body)
+        fp = page_fingerprint(items) if items else None
+        if fp is not None and fp == previous:
+            repeats += 1
+            if repeats > MAX_REPEAT_REFETCH:
+                if best is not None:
+                    break
+                raise fetcher.error(
+                    "GET",
+                    path,
+                    params,
+                    f"{label} trùng nội dung với trang trước sau {MAX_REPEAT_REFETCH} lần đọc lại",
+                )
+            log.warning("%s %s %s repeats the previous page; reading it again", fetcher.source, path, label)
+            fetcher.policy.sleep(fetcher.policy.backoff(repeats))
+            continue
+        bad = page_problems(items) if (page_problems and items) else 0
+        if best is None or bad < best[0]:
+            best = (bad, body, items, fp)
+        if bad == 0 or quality >= MAX_QUALITY_REFETCH:
+            break
+        quality += 1
+        log.warning("%s %s %s has %d bad rows; reading it again (%d)", fetcher.source, path, label, bad, quality)
+    _, body, items, fp = best
+    return body, items, fp

@@ -9,28 +9,29 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
+from functools import partial
 from typing import Any
 
 import httpx
 
 from chiso.extract.common import DEFAULT_CHUNK_DAYS, ExtractSummary, SourceConn, as_date
-from chiso.extract.http import JsonFetcher, RetryPolicy, SourceError, TransientPage, page_fingerprint
+from chiso.extract.http import JsonFetcher, RetryPolicy, SourceError, TransientPage, fetch_page
 from chiso.raw.entities import (
     OSS_DOSSIER_DAILY,
     OSS_PETITION_DAILY,
     OSS_PROCEDURES,
     OSS_UNITS,
     Entity,
+    page_problems,
 )
-from chiso.raw.loader import SourceRow, chunks, load_batch
+from chiso.raw.loader import SourceRow, chunks, load_batch, registered_units
 
 log = logging.getLogger(__name__)
 
 SOURCE = "one_stop_shop"
 PAGE_SIZE = 1000  # the documented maximum of soBanGhi
-MAX_REPEAT_REFETCH = 2
 
 ENDPOINTS: dict[str, tuple[str, Entity]] = {
     "units": ("/api/v1/don-vi", OSS_UNITS),
@@ -97,26 +98,28 @@ class OneStopShopClient:
             headers["Authorization"] = f"Bearer {self._token}"
 
     # ------------------------------------------------------------ lists
-    def pages(self, path: str, params: dict[str, Any] | None = None) -> Iterator[tuple[int, list[dict]]]:
+    def pages(
+        self,
+        path: str,
+        params: dict[str, Any] | None = None,
+        page_problems: Callable[[list], int] | None = None,
+    ) -> Iterator[tuple[int, list[dict]]]:
         """Yield (page number, items) for every page of a list endpoint."""
         base = dict(params or {})
         prev_fp: str | None = None
         trang, total_pages, seen = 1, None, 0
         while True:
             q = {**base, "trang": trang, "soBanGhi": self.page_size}
-            items: list | None = None
-            for repeat in range(MAX_REPEAT_REFETCH + 1):
-                body = self.http.request_json("GET", path, params=q, validate=_envelope(trang))
-                items = body["duLieu"]
-                fp = page_fingerprint(items) if items else None
-                if fp is None or fp != prev_fp:
-                    break
-                log.warning("%s %s trang=%d repeats the previous page; refetching (%d)", SOURCE, path, trang, repeat)
-                self.http.policy.sleep(self.http.policy.backoff(repeat + 1))
-            else:
-                detail = f"trang {trang} trùng nội dung với trang {trang - 1} sau {MAX_REPEAT_REFETCH} lần đọc lại"
-                raise self.http.error("GET", path, q, detail)
-            prev_fp = fp
+            body, items, prev_fp = fetch_page(
+                self.http,
+                path,
+                q,
+                get_items=lambda b: b["duLieu"],
+                validate=_envelope(trang),
+                previous=prev_fp,
+                page_problems=page_problems,
+                label=f"trang {trang}",
+            )
             total_pages = _int(body.get("tongSoTrang"), default=total_pages)
             total_rows = _int(body.get("tongSoBanGhi"), default=None)
             if items:
@@ -129,9 +132,14 @@ class OneStopShopClient:
                 return
             trang += 1
 
-    def rows(self, path: str, params: dict[str, Any] | None = None) -> Iterator[list[SourceRow]]:
+    def rows(
+        self,
+        path: str,
+        params: dict[str, Any] | None = None,
+        page_problems: Callable[[list], int] | None = None,
+    ) -> Iterator[list[SourceRow]]:
         shown = " ".join(f"{k}={v}" for k, v in (params or {}).items())
-        for trang, items in self.pages(path, params):
+        for trang, items in self.pages(path, params, page_problems):
             prefix = f"GET {path}{' ' + shown if shown else ''} trang={trang} soBanGhi={self.page_size}"
             yield [SourceRow(f"{prefix} dòng {i}", rec) for i, rec in enumerate(items, 1)]
 
@@ -177,7 +185,9 @@ def extract(
         for name in ("units", "procedures"):
             if name in entities:
                 path, entity = ENDPOINTS[name]
-                summary.add(load_batch(warehouse_uri, entity, client.rows(path), run_id=run_id))
+                check = partial(page_problems, entity, known_units=None)
+                summary.add(load_batch(warehouse_uri, entity, client.rows(path, None, check), run_id=run_id))
+        units = registered_units(warehouse_uri)
         for cs, ce in chunks(start, end, chunk_days):
             for name in ("dossier_daily", "petition_daily"):
                 if name not in entities:
@@ -188,7 +198,7 @@ def extract(
                     load_batch(
                         warehouse_uri,
                         entity,
-                        client.rows(path, params),
+                        client.rows(path, params, partial(page_problems, entity, known_units=units)),
                         window_start=cs,
                         window_end=ce,
                         run_id=run_id,

@@ -408,3 +408,22 @@ def row_hash(entity: Entity, values: dict[str, Any]) -> str:
 def canonical_json(record: Any) -> str:
     """Canonical text of a received record, for the batch checksum and quarantine payloads."""
     return json.dumps(record, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=_canon)
+
+
+def page_problems(entity: Entity, records: list, known_units: set[str] | None = None) -> int:
+    """Rows of a page that would be quarantined (parse problems, unknown units, duplicate keys
+    within the page). Lets an extractor re-read a page whose bad rows may be a transient glitch."""
+    bad = 0
+    keys: set[tuple] = set()
+    for rec in records:
+        p = parse_record(entity, rec)
+        k = p.key(entity)
+        if not p.ok or k is None:
+            bad += 1
+            continue
+        if entity.unit_column and known_units is not None and p.values.get(entity.unit_column) not in known_units:
+            bad += 1
+        if k in keys:
+            bad += 1
+        keys.add(k)
+    return bad

@@ -98,6 +98,13 @@ def known_units(conn: psycopg.Connection) -> set[str] | None:
     return {r[0] for r in rows} or None
 
 
+def registered_units(warehouse_uri: str) -> set[str] | None:
+    """known_units() over a short connection (None while the register has never been loaded)."""
+    with psycopg.connect(warehouse_uri, autocommit=True) as conn:
+        ensure_schema(conn)
+        return known_units(conn)
+
+
 class _Batch:
     def __init__(
         self,
