@@ -34,25 +34,46 @@ FIELDS_TINH: dict[str, list[str]] = {
     "BQLKCN": ["Đầu tư tại khu công nghiệp", "Lao động trong khu công nghiệp"],
     "SNGV": ["Công tác lãnh sự", "Hợp tác quốc tế"],
 }
-FIELDS_HUYEN = ["Hộ tịch", "Chứng thực", "Đất đai", "Hoạt động xây dựng", "Thành lập và hoạt động của hộ kinh doanh",
-                "Lưu thông hàng hóa trong nước", "Bảo trợ xã hội", "Người có công", "Giáo dục và đào tạo",
-                "Văn hóa", "Môi trường", "Nông nghiệp", "Tổ chức cán bộ", "Thi đua - khen thưởng"]
-FIELDS_XA = ["Hộ tịch", "Chứng thực", "Bảo trợ xã hội", "Người có công", "Đất đai", "Nông nghiệp", "Văn hóa",
-             "Thi đua - khen thưởng", "Tôn giáo", "Hòa giải cơ sở"]
+FIELDS_HUYEN = [
+    "Hộ tịch",
+    "Chứng thực",
+    "Đất đai",
+    "Hoạt động xây dựng",
+    "Thành lập và hoạt động của hộ kinh doanh",
+    "Lưu thông hàng hóa trong nước",
+    "Bảo trợ xã hội",
+    "Người có công",
+    "Giáo dục và đào tạo",
+    "Văn hóa",
+    "Môi trường",
+    "Nông nghiệp",
+    "Tổ chức cán bộ",
+    "Thi đua - khen thưởng",
+]
+FIELDS_XA = [
+    "Hộ tịch",
+    "Chứng thực",
+    "Bảo trợ xã hội",
+    "Người có công",
+    "Đất đai",
+    "Nông nghiệp",
+    "Văn hóa",
+    "Thi đua - khen thưởng",
+    "Tôn giáo",
+    "Hòa giải cơ sở",
+]
 
 # The busiest real procedures, first in popularity order for their level.
 NAMED = {
     "XA": [
-        ("Chứng thực bản sao từ bản chính giấy tờ, văn bản do cơ quan có thẩm quyền của Việt Nam cấp",
-         "Chứng thực"),
+        ("Chứng thực bản sao từ bản chính giấy tờ, văn bản do cơ quan có thẩm quyền của Việt Nam cấp", "Chứng thực"),
         ("Chứng thực chữ ký trong các giấy tờ, văn bản", "Chứng thực"),
         ("Đăng ký khai sinh", "Hộ tịch"),
         ("Cấp giấy xác nhận tình trạng hôn nhân", "Hộ tịch"),
         ("Đăng ký kết hôn", "Hộ tịch"),
         ("Đăng ký khai tử", "Hộ tịch"),
         ("Cấp bản sao trích lục hộ tịch", "Hộ tịch"),
-        ("Liên thông đăng ký khai sinh, đăng ký thường trú, cấp thẻ bảo hiểm y tế cho trẻ em dưới 6 tuổi",
-         "Hộ tịch"),
+        ("Liên thông đăng ký khai sinh, đăng ký thường trú, cấp thẻ bảo hiểm y tế cho trẻ em dưới 6 tuổi", "Hộ tịch"),
         ("Chứng thực hợp đồng, giao dịch liên quan đến tài sản là động sản", "Chứng thực"),
         ("Đăng ký nhận cha, mẹ, con", "Hộ tịch"),
         ("Đăng ký giám hộ", "Hộ tịch"),
@@ -73,8 +94,10 @@ NAMED = {
     "TINH": [
         ("Đăng ký thành lập doanh nghiệp tư nhân", "Thành lập và hoạt động của doanh nghiệp"),
         ("Đăng ký thay đổi nội dung đăng ký doanh nghiệp", "Thành lập và hoạt động của doanh nghiệp"),
-        ("Cấp Phiếu lý lịch tư pháp cho công dân Việt Nam, người nước ngoài đang cư trú tại Việt Nam",
-         "Lý lịch tư pháp"),
+        (
+            "Cấp Phiếu lý lịch tư pháp cho công dân Việt Nam, người nước ngoài đang cư trú tại Việt Nam",
+            "Lý lịch tư pháp",
+        ),
         ("Đăng ký biến động quyền sử dụng đất, quyền sở hữu tài sản gắn liền với đất", "Đất đai"),
         ("Cấp Giấy chứng nhận quyền sử dụng đất lần đầu", "Đất đai"),
         ("Đổi giấy phép lái xe do ngành Giao thông vận tải cấp", "Đường bộ"),
@@ -89,11 +112,37 @@ NAMED = {
     ],
 }
 
-ACTIONS = ["Cấp", "Cấp lại", "Cấp đổi", "Điều chỉnh", "Gia hạn", "Thu hồi", "Đăng ký", "Thẩm định",
-           "Phê duyệt", "Xác nhận", "Công nhận", "Thông báo", "Chấp thuận", "Đề nghị hỗ trợ"]
-OBJECTS = ["giấy phép hoạt động", "giấy chứng nhận đủ điều kiện", "chứng chỉ hành nghề", "văn bản chấp thuận",
-           "hồ sơ đề nghị", "quyết định công nhận", "giấy xác nhận", "thông báo thay đổi", "hồ sơ thẩm định",
-           "đăng ký hoạt động", "kế hoạch", "danh mục", "phương án"]
+ACTIONS = [
+    "Cấp",
+    "Cấp lại",
+    "Cấp đổi",
+    "Điều chỉnh",
+    "Gia hạn",
+    "Thu hồi",
+    "Đăng ký",
+    "Thẩm định",
+    "Phê duyệt",
+    "Xác nhận",
+    "Công nhận",
+    "Thông báo",
+    "Chấp thuận",
+    "Đề nghị hỗ trợ",
+]
+OBJECTS = [
+    "giấy phép hoạt động",
+    "giấy chứng nhận đủ điều kiện",
+    "chứng chỉ hành nghề",
+    "văn bản chấp thuận",
+    "hồ sơ đề nghị",
+    "quyết định công nhận",
+    "giấy xác nhận",
+    "thông báo thay đổi",
+    "hồ sơ thẩm định",
+    "đăng ký hoạt động",
+    "kế hoạch",
+    "danh mục",
+    "phương án",
+]
 
 LEVEL_COUNTS = {"TINH": 1489, "HUYEN": 261, "XA": 105}
 DEADLINES = {  # working days, weights
@@ -202,12 +251,28 @@ def build_catalogue(seed: int, ents: list[Entity], cal: WorkCalendar, total: int
             deadline = _weighted(seed, ("deadline", *lab), values, weights)
             named = len(NAMED[level])
             popularity = (8.0 / (1 + i) ** 0.7) if i < named else 0.15 + 1.2 * r[11] ** 3
-            procs.append(Procedure(
-                idx=len(procs), code=code, name=name, field=fld, level=level, mode=mode, fee=fee, payment=payment,
-                citizen=citizen, population=population, in_force=in_force, announced=announced,
-                published=published, content_full=r[12] < 0.93, competent=competent, deadline=deadline,
-                popularity=popularity, owner=owner,
-            ))
+            procs.append(
+                Procedure(
+                    idx=len(procs),
+                    code=code,
+                    name=name,
+                    field=fld,
+                    level=level,
+                    mode=mode,
+                    fee=fee,
+                    payment=payment,
+                    citizen=citizen,
+                    population=population,
+                    in_force=in_force,
+                    announced=announced,
+                    published=published,
+                    content_full=r[12] < 0.93,
+                    competent=competent,
+                    deadline=deadline,
+                    popularity=popularity,
+                    owner=owner,
+                )
+            )
     return procs
 
 
@@ -228,7 +293,7 @@ def _names(seed: int, level: str, n: int) -> list[tuple[str, str, str]]:
     seen: set[str] = set()
     if level == "TINH":
         pool = [(f, k) for k, fs in FIELDS_TINH.items() for f in fs]
-        field_owner = {f: k for f, k in reversed(pool)}
+        field_owner = dict(reversed(pool))
     else:
         pool = [(f, "") for f in (FIELDS_HUYEN if level == "HUYEN" else FIELDS_XA)]
         field_owner = {f: "" for f, _ in pool}

@@ -31,19 +31,47 @@ from .units import MATURITY_ORIGIN, Entity, build_entities, register_rows
 TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
 
 DOSSIER_FLOWS = [
-    "tiepNhanTrucTuyen", "tiepNhanTrucTiep", "tiepNhanBuuChinh", "tiepNhanToanTrinh",
-    "daXuLyTruocHan", "daXuLyDungHan", "daXuLyQuaHan", "dongBoDVCQG", "coKetQuaDienTu", "soHoa",
-    "taiSuDungDuLieu", "luuKhoCaNhan", "suDungDuLieuDanCu", "coNghiaVuTaiChinh", "thanhToanTrucTuyen",
+    "tiepNhanTrucTuyen",
+    "tiepNhanTrucTiep",
+    "tiepNhanBuuChinh",
+    "tiepNhanToanTrinh",
+    "daXuLyTruocHan",
+    "daXuLyDungHan",
+    "daXuLyQuaHan",
+    "dongBoDVCQG",
+    "coKetQuaDienTu",
+    "soHoa",
+    "taiSuDungDuLieu",
+    "luuKhoCaNhan",
+    "suDungDuLieuDanCu",
+    "coNghiaVuTaiChinh",
+    "thanhToanTrucTuyen",
     "danhGiaKhongHaiLong",
 ]
 DOSSIER_STOCKS = ["dangXuLyTrongHan", "dangXuLyQuaHan"]
 DOSSIER_COUNTS = DOSSIER_FLOWS + DOSSIER_STOCKS
-PETITION_COUNTS = ["tiepNhan", "daXuLyDungHan", "daXuLyQuaHan", "khongHaiLong", "dangXuLyTrongHan",
-                   "dangXuLyQuaHan"]
-EDOC_COUNTS = ["incoming_total", "incoming_electronic", "outgoing_total", "outgoing_electronic", "outgoing_signed",
-               "outgoing_via_axis", "paper_parallel", "work_files_total", "work_files_online"]
-ESIGN_COUNTS = ["org_certs_active", "personal_certs_active", "org_certs_issued", "personal_certs_issued",
-                "certs_revoked", "org_signatures", "personal_signatures", "remote_signatures"]
+PETITION_COUNTS = ["tiepNhan", "daXuLyDungHan", "daXuLyQuaHan", "khongHaiLong", "dangXuLyTrongHan", "dangXuLyQuaHan"]
+EDOC_COUNTS = [
+    "incoming_total",
+    "incoming_electronic",
+    "outgoing_total",
+    "outgoing_electronic",
+    "outgoing_signed",
+    "outgoing_via_axis",
+    "paper_parallel",
+    "work_files_total",
+    "work_files_online",
+]
+ESIGN_COUNTS = [
+    "org_certs_active",
+    "personal_certs_active",
+    "org_certs_issued",
+    "personal_certs_issued",
+    "certs_revoked",
+    "org_signatures",
+    "personal_signatures",
+    "remote_signatures",
+]
 
 K_DOSSIER = 25  # max resolution lag in working days (max deadline 20 + 5 late)
 K_PETITION = 15
@@ -59,8 +87,7 @@ class SimConfig:
     n_procedures: int = 1855
     reorg_date: date | None = date(2025, 3, 1)
     # share of rows of a closed day that get a late correction (per system); 0 disables
-    correction_rate: dict[str, float] = field(
-        default_factory=lambda: {"dossier": 0.08, "petition": 0.1, "edoc": 0.05})
+    correction_rate: dict[str, float] = field(default_factory=lambda: {"dossier": 0.08, "petition": 0.1, "edoc": 0.05})
     vanish_rate: float = 0.03  # share of eligible rows deleted by a late correction
 
 
@@ -104,8 +131,11 @@ class Clock:
             self._fixed, self._offset = None, timedelta(0)
 
     def state(self) -> dict:
-        return {"now": self.now().isoformat(), "frozen": self._fixed is not None,
-                "offset_seconds": self._offset.total_seconds()}
+        return {
+            "now": self.now().isoformat(),
+            "frozen": self._fixed is not None,
+            "offset_seconds": self._offset.total_seconds(),
+        }
 
 
 @dataclass
@@ -203,8 +233,8 @@ class Simulator:
                 days.append(date(2024, 3, 1).toordinal() + int(u01(self.seed, "orgcert2d", e.code) * 420))
             self.org_cert_days.append(days)
         self.e_petition_lam = np.array(
-            [{"UBND_TINH": 1.0, "SO_NGANH": 0.25, "UBND_HUYEN": 0.7, "UBND_XA": 0.07}[e.kind] * e.volume
-             for e in ents])
+            [{"UBND_TINH": 1.0, "SO_NGANH": 0.25, "UBND_HUYEN": 0.7, "UBND_XA": 0.07}[e.kind] * e.volume for e in ents]
+        )
 
     def _build_pairs(self) -> None:
         """Which (unit, procedure) pairs see dossiers, and at what rate."""
@@ -291,9 +321,11 @@ class Simulator:
 
     # ------------------------------------------------------------------ dossiers
     def _p_online(self, m: np.ndarray) -> np.ndarray:
-        return np.where(self.p_mode == 0, 0.0,
-                        np.where(self.p_mode == 2, _clip(0.04 + 1.0 * m ** 1.2, 0, 0.995),
-                                 _clip(0.02 + 0.75 * m ** 1.3, 0, 0.95)))
+        return np.where(
+            self.p_mode == 0,
+            0.0,
+            np.where(self.p_mode == 2, _clip(0.04 + 1.0 * m**1.2, 0, 0.995), _clip(0.02 + 0.75 * m**1.3, 0, 0.95)),
+        )
 
     def _cohort(self, kind: str, c: date) -> dict:
         """Receipts of day c and how many of them resolve after each lag (working days)."""
@@ -307,10 +339,8 @@ class Simulator:
         if kind == "dossier":
             m = m_e[self.p_unit]
             lam = self.p_lam * self.growth(c) * (self.p_start <= c.toordinal())
-            if act > 0:
-                n = g.poisson(lam * act)
-            else:  # offices closed: only online submissions trickle in
-                n = g.poisson(lam * 0.04 * self._p_online(m))
+            # offices closed: only online submissions trickle in
+            n = g.poisson(lam * act) if act > 0 else g.poisson(lam * 0.04 * self._p_online(m))
             D, K = self.p_D, K_DOSSIER
             p_late = 0.005 + 0.16 * (1 - m) ** 2
             p_on = np.full_like(m, 0.12)
@@ -335,8 +365,14 @@ class Simulator:
         nz = np.nonzero(n)[0]
         if len(nz):
             lags[nz] = g.multinomial(n[nz], pv[nz])
-        co = {"n": n.astype(np.int64), "cum": np.cumsum(lags, axis=1), "lags": lags,
-              "base": self.cal.base(c), "D": D, "K": K}
+        co = {
+            "n": n.astype(np.int64),
+            "cum": np.cumsum(lags, axis=1),
+            "lags": lags,
+            "base": self.cal.base(c),
+            "D": D,
+            "K": K,
+        }
         return cache.put(c, co)
 
     def _queue_day(self, kind: str, t: date) -> dict:
@@ -395,8 +431,29 @@ class Simulator:
         resolved = q["early"] + q["ontime"] + q["late"]
         eres = g.binomial(resolved, _clip(0.15 + 0.83 * m, 0, 0.99))
         dis = g.binomial(q["late"], 0.12) + g.binomial(q["early"] + q["ontime"], 0.001 + 0.01 * (1 - m))
-        vals = np.stack([on, inp, post, full, q["early"], q["ontime"], q["late"], sync, eres, digit, reuse, store,
-                         popd, fee, paid, dis, q["within"], q["over"]], axis=1).astype(np.int64)
+        vals = np.stack(
+            [
+                on,
+                inp,
+                post,
+                full,
+                q["early"],
+                q["ontime"],
+                q["late"],
+                sync,
+                eres,
+                digit,
+                reuse,
+                store,
+                popd,
+                fee,
+                paid,
+                dis,
+                q["within"],
+                q["over"],
+            ],
+            axis=1,
+        ).astype(np.int64)
         keep = (n > 0) | (resolved > 0) | (q["within"] > 0) | (q["over"] > 0)
         owner = self.owner_at(d)[self.p_unit]
         idx = np.nonzero(keep)[0]
@@ -416,8 +473,9 @@ class Simulator:
         m = self.maturity(d)
         handled = q["early"] + q["ontime"] + q["late"]
         dis = g.binomial(handled, _clip(0.02 + 0.12 * (1 - m), 0, 1))
-        vals = np.stack([q["n"], q["early"] + q["ontime"], q["late"], dis, q["within"], q["over"]],
-                        axis=1).astype(np.int64)
+        vals = np.stack([q["n"], q["early"] + q["ontime"], q["late"], dis, q["within"], q["over"]], axis=1).astype(
+            np.int64
+        )
         owner = self.owner_at(d)
         rows: dict[tuple[str], np.ndarray] = {}
         for i in np.nonzero(vals.any(axis=1))[0]:
@@ -446,8 +504,11 @@ class Simulator:
         axis = g.binomial(out_e, _clip(0.45 + 0.54 * m))
         paper = g.binomial(out, _clip(0.01 + 0.45 * (1 - m) ** 1.5))
         wf = g.poisson(lam_wf) * active
-        p_wf = np.where(self.e_kind == "UBND_XA", 0.03 + 0.55 * m,
-                        np.where(self.e_kind == "UBND_HUYEN", 0.1 + 0.8 * m, 0.15 + 0.84 * m))
+        p_wf = np.where(
+            self.e_kind == "UBND_XA",
+            0.03 + 0.55 * m,
+            np.where(self.e_kind == "UBND_HUYEN", 0.1 + 0.8 * m, 0.15 + 0.84 * m),
+        )
         wf_on = g.binomial(wf, _clip(p_wf))
         vals = np.stack([inc, inc_e, out, out_e, signed, axis, paper, wf, wf_on], axis=1).astype(np.int64)
         return self._days["edoc_ent"].put(d, vals)
@@ -508,8 +569,9 @@ class Simulator:
         org_sig = np.where(org_in > 0, signed, 0)
         pers_sig = g.poisson(pin * _clip(0.2 + 1.2 * m, 0, 2) * act)
         remote = g.binomial(org_sig + pers_sig, _clip(0.03 + 0.6 * self.m_trend(t) ** 2, 0, 0.9))
-        vals = np.stack([org_in, pin, org_new, iss - iss0, rev - rev0, org_sig, pers_sig, remote],
-                        axis=1).astype(np.int64)
+        vals = np.stack([org_in, pin, org_new, iss - iss0, rev - rev0, org_sig, pers_sig, remote], axis=1).astype(
+            np.int64
+        )
         owner = self.owner_at(d)
         valid = np.array([e.valid_from <= d for e in self.entities])
         rows: dict[tuple[str], np.ndarray] = {}
@@ -533,7 +595,8 @@ class Simulator:
             at = _ts(d + timedelta(days=delay), 6 * 3600 + u01(self.seed, "corrts", system, *k, d) * 16 * 3600)
             what = "update"
             if u01(self.seed, "vanish", system, d.toordinal(), *k) < self.cfg.vanish_rate and self._can_vanish(
-                    system, v):
+                system, v
+            ):
                 what = "delete"
             out.append((at, k, what))
         out.sort(key=lambda x: (x[0], x[1]))
@@ -565,11 +628,10 @@ class Simulator:
                 row["danhGiaKhongHaiLong"] = min(resolved, row["danhGiaKhongHaiLong"] + 1)
             elif resolved > row["coKetQuaDienTu"]:
                 row["coKetQuaDienTu"] += 1
-            elif received == 0 and resolved == 0:
-                # a dossier received earlier is recorded as resolved-and-carried: stock moves to overdue
-                if row["dangXuLyTrongHan"] > 0:
-                    row["dangXuLyTrongHan"] -= 1
-                    row["dangXuLyQuaHan"] += 1
+            elif received == 0 and resolved == 0 and row["dangXuLyTrongHan"] > 0:
+                # deadline recomputed (a holiday miscounted): one dossier in progress is in fact overdue
+                row["dangXuLyTrongHan"] -= 1
+                row["dangXuLyQuaHan"] += 1
         elif system == "petition":
             handled = row["daXuLyDungHan"] + row["daXuLyQuaHan"]
             if handled > row["khongHaiLong"]:
@@ -601,21 +663,40 @@ class Simulator:
         elif system == "esign":
             row["personal_signatures"] += 5
 
-    def correct(self, system: str, day: date, unit: str, procedure: str | None = None,
-                fields: dict[str, int] | None = None, delete: bool = False, at: datetime | None = None) -> Correction:
+    def correct(
+        self,
+        system: str,
+        day: date,
+        unit: str,
+        procedure: str | None = None,
+        fields: dict[str, int] | None = None,
+        delete: bool = False,
+        at: datetime | None = None,
+    ) -> Correction:
         """Restate one row of a past day from `at` (default: now). Returns the correction."""
         if system not in ("dossier", "petition", "edoc", "esign"):
             raise ValueError(f"unknown system {system!r}")
         if system == "dossier" and not procedure:
             raise ValueError("a dossier correction needs a procedure code")
         if fields:
-            allowed = {"dossier": DOSSIER_COUNTS, "petition": PETITION_COUNTS, "edoc": EDOC_COUNTS,
-                       "esign": ESIGN_COUNTS}[system]
+            allowed = {
+                "dossier": DOSSIER_COUNTS,
+                "petition": PETITION_COUNTS,
+                "edoc": EDOC_COUNTS,
+                "esign": ESIGN_COUNTS,
+            }[system]
             bad = sorted(set(fields) - set(allowed))
             if bad:
                 raise ValueError(f"unknown fields for {system}: {bad}")
-        c = Correction(system, day, unit, procedure if system == "dossier" else None, dict(fields or {}) or None,
-                       delete, (at or self.now()).astimezone(TZ))
+        c = Correction(
+            system,
+            day,
+            unit,
+            procedure if system == "dossier" else None,
+            dict(fields or {}) or None,
+            delete,
+            (at or self.now()).astimezone(TZ),
+        )
         with self._lock:
             self.manual.append(c)
         return c
@@ -625,22 +706,27 @@ class Simulator:
         return [c for c in self.manual if c.system == system and c.day == d and c.at <= as_of]
 
     # ------------------------------------------------------------------ rows as served
-    def _rows(self, system: str, d: date, as_of: datetime | None = None) -> list[dict]:
+    def _rows(self, system: str, d: date, as_of: datetime | None = None, copy: bool = True) -> list[dict]:
         as_of = (as_of or self.now()).astimezone(TZ)
         if d >= as_of.date():
             return []
         with self._lock:
-            day = {"dossier": self._dossier_day, "petition": self._petition_day, "edoc": self._edoc_day,
-                   "esign": self._esign_day}[system](d)
+            day = {
+                "dossier": self._dossier_day,
+                "petition": self._petition_day,
+                "edoc": self._edoc_day,
+                "esign": self._esign_day,
+            }[system](d)
             auto = self._auto_corrections_cached(system, d, day)
             n_auto = sum(1 for c in auto if c[0] <= as_of)
             manual = [i for i, c in enumerate(self.manual) if c.system == system and c.day == d and c.at <= as_of]
             key = (system, d, n_auto, tuple(manual))
             hit = self._rowcache.hit(key)
             if hit is None:
-                hit = self._rowcache.put(key, self._materialise(system, d, day, auto[:n_auto],
-                                                            [self.manual[i] for i in manual]))
-        return [dict(r) for r in hit]
+                hit = self._rowcache.put(
+                    key, self._materialise(system, d, day, auto[:n_auto], [self.manual[i] for i in manual])
+                )
+        return [dict(r) for r in hit] if copy else hit
 
     def _auto_corrections_cached(self, system: str, d: date, day: dict) -> list:
         if system == "esign":
@@ -652,8 +738,9 @@ class Simulator:
         return hit
 
     def _materialise(self, system: str, d: date, day: dict, auto: list, manual: list[Correction]) -> list[dict]:
-        names = {"dossier": DOSSIER_COUNTS, "petition": PETITION_COUNTS, "edoc": EDOC_COUNTS,
-                 "esign": ESIGN_COUNTS}[system]
+        names = {"dossier": DOSSIER_COUNTS, "petition": PETITION_COUNTS, "edoc": EDOC_COUNTS, "esign": ESIGN_COUNTS}[
+            system
+        ]
         rows: dict[tuple, dict] = {}
         stamps: dict[tuple, datetime] = {}
         for k, v in day.items():
@@ -682,8 +769,13 @@ class Simulator:
         for k in sorted(rows):
             r = rows[k]
             if system == "dossier":
-                item = {"ngay": d.isoformat(), "maDinhDanh": k[0], "maThuTuc": k[1], **r,
-                        "thoiDiemCapNhat": iso(stamps[k])}
+                item = {
+                    "ngay": d.isoformat(),
+                    "maDinhDanh": k[0],
+                    "maThuTuc": k[1],
+                    **r,
+                    "thoiDiemCapNhat": iso(stamps[k]),
+                }
             elif system == "petition":
                 item = {"ngay": d.isoformat(), "maDinhDanh": k[0], **r, "thoiDiemCapNhat": iso(stamps[k])}
             elif system == "edoc":
@@ -693,7 +785,7 @@ class Simulator:
             out.append(item)
         return out
 
-    # ------------------------------------------------------------------ truth API (what a fault-free server returns now)
+    # ------------------------------------------------------------------ truth API: what a fault-free server returns now
     def units(self) -> list[dict]:
         return register_rows(self.entities, self.today())
 
@@ -716,12 +808,16 @@ class Simulator:
         """The rows of the newest e-signature file of day d (every unit valid that day)."""
         return self._rows("esign", d, as_of)
 
-    def rows_between(self, system: str, start: date, end: date, as_of: datetime | None = None) -> list[dict]:
+    def rows_between(
+        self, system: str, start: date, end: date, as_of: datetime | None = None, copy: bool = True
+    ) -> list[dict]:
+        """Rows of every day in [start, end], ordered by day then key (stable across pages).
+        copy=False returns the cached dicts: the caller must not mutate them."""
         as_of = as_of or self.now()
         out: list[dict] = []
         d = start
         while d <= end:
-            out.extend(self._rows(system, d, as_of))
+            out.extend(self._rows(system, d, as_of, copy))
             d += timedelta(days=1)
         return out
 

@@ -76,7 +76,7 @@ class Entity:
 
 def internal_id(code: str) -> str:
     """The one-stop-shop system's own id: a MongoDB-style 24-hex id, stable per unit."""
-    return hashlib.sha1(f"donvi:{code}".encode()).hexdigest()[:24]
+    return hashlib.blake2b(f"donvi:{code}".encode(), digest_size=12).hexdigest()
 
 
 def _code(province: str, mm: int, nn: int) -> str:
@@ -101,28 +101,62 @@ def build_entities(seed: int, province: str = "26", reorg_date: date | None = da
     def staff(key: str, lo: int, hi: int) -> int:
         return lo + int(u01(seed, "staff", key) * (hi - lo + 1))
 
-    top = add(code=_code(province, 0, 0), key="UBND", name=f"UBND {prov_name}", kind="UBND_TINH", parent=None,
-              area_code=province, staff=staff("UBND", 25, 35), e_certified_copy=False, valid_from=REGISTER_START)
+    top = add(
+        code=_code(province, 0, 0),
+        key="UBND",
+        name=f"UBND {prov_name}",
+        kind="UBND_TINH",
+        parent=None,
+        area_code=province,
+        staff=staff("UBND", 25, 35),
+        e_certified_copy=False,
+        valid_from=REGISTER_START,
+    )
     for n, (key, name, (lo, hi)) in enumerate(DEPARTMENTS, start=1):
-        add(code=_code(province, 0, n), key=key, name=name, kind="SO_NGANH", parent=top.code, area_code=province,
-            staff=staff(key, lo, hi), e_certified_copy=False, valid_from=REGISTER_START)
+        add(
+            code=_code(province, 0, n),
+            key=key,
+            name=name,
+            kind="SO_NGANH",
+            parent=top.code,
+            area_code=province,
+            staff=staff(key, lo, hi),
+            e_certified_copy=False,
+            valid_from=REGISTER_START,
+        )
     districts: dict[str, Entity] = {}
     communes_in: dict[str, int] = {}
     for r in rows:
         dc = r["districtCode"]
         if dc not in districts:
             nn = 41 + len(districts)
-            districts[dc] = add(code=_code(province, 0, nn), key=f"H{dc}", name=f"UBND {r['district']}",
-                                kind="UBND_HUYEN", parent=top.code, area_code=dc, staff=staff(dc, 110, 220),
-                                e_certified_copy=False, valid_from=REGISTER_START)
+            districts[dc] = add(
+                code=_code(province, 0, nn),
+                key=f"H{dc}",
+                name=f"UBND {r['district']}",
+                kind="UBND_HUYEN",
+                parent=top.code,
+                area_code=dc,
+                staff=staff(dc, 110, 220),
+                e_certified_copy=False,
+                valid_from=REGISTER_START,
+            )
             communes_in[dc] = 0
         d = districts[dc]
         communes_in[dc] += 1
         nn = int(d.code.split(".")[2])
         wc = r["wardCode"]
-        add(code=_code(province, communes_in[dc], nn), key=f"X{wc}", name=f"UBND {r['ward']}", kind="UBND_XA",
-            parent=d.code, area_code=wc, staff=staff(wc, 18, 32),
-            e_certified_copy=u01(seed, "ecopy", wc) < 0.7, valid_from=REGISTER_START)
+        add(
+            code=_code(province, communes_in[dc], nn),
+            key=f"X{wc}",
+            name=f"UBND {r['ward']}",
+            kind="UBND_XA",
+            parent=d.code,
+            area_code=wc,
+            staff=staff(wc, 18, 32),
+            e_certified_copy=u01(seed, "ecopy", wc) < 0.7,
+            valid_from=REGISTER_START,
+        )
 
     for e in ents:
         _maturity(seed, e)
@@ -161,8 +195,9 @@ def _versions(ents: list[Entity], reorg_date: date | None) -> None:
         new = by_key[new_key]
         staff = new.staff + sum(by_key[o].staff for o, n in REORG.items() if n == new_key)
         new.versions[-1]["valid_to"] = end
-        new.versions.append({"valid_from": reorg_date, "valid_to": None,
-                             "name": REORG_RENAMES.get(new_key, new.name), "staff": staff})
+        new.versions.append(
+            {"valid_from": reorg_date, "valid_to": None, "name": REORG_RENAMES.get(new_key, new.name), "staff": staff}
+        )
 
 
 def register_rows(ents: list[Entity], today: date) -> list[dict]:
@@ -174,17 +209,19 @@ def register_rows(ents: list[Entity], today: date) -> list[dict]:
             if v["valid_from"].toordinal() > horizon:
                 continue
             vt = v["valid_to"] if v["valid_to"] and v["valid_to"].toordinal() + 1 <= horizon else None
-            out.append({
-                "maDonVi": internal_id(e.code),
-                "maDinhDanh": e.code,
-                "tenDonVi": v["name"],
-                "loaiDonVi": e.kind,
-                "maDinhDanhCha": e.parent,
-                "maDVHC": e.area_code,
-                "soCanBo": v["staff"],
-                "coChungThucDienTu": e.e_certified_copy,
-                "hieuLucTu": v["valid_from"].isoformat(),
-                "hieuLucDen": vt.isoformat() if vt else None,
-            })
+            out.append(
+                {
+                    "maDonVi": internal_id(e.code),
+                    "maDinhDanh": e.code,
+                    "tenDonVi": v["name"],
+                    "loaiDonVi": e.kind,
+                    "maDinhDanhCha": e.parent,
+                    "maDVHC": e.area_code,
+                    "soCanBo": v["staff"],
+                    "coChungThucDienTu": e.e_certified_copy,
+                    "hieuLucTu": v["valid_from"].isoformat(),
+                    "hieuLucDen": vt.isoformat() if vt else None,
+                }
+            )
     out.sort(key=lambda r: (r["maDinhDanh"], r["hieuLucTu"]))
     return out
