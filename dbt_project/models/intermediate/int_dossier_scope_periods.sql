@@ -1,0 +1,91 @@
+-- Dossier figures per (period, unit, scope): Biểu 06 columns and the counts of the dossier indicators.
+-- Counts are summed over the scope's units first; ratios are taken later (never averaged).
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['period_type', 'period_start'],
+        indexes=[{'columns': ['period_type', 'period_start']}, {'columns': ['_refreshed_at']}],
+    )
+}}
+
+{%- set lookups = [ref('stg_one_stop_shop__units'), ref('stg_one_stop_shop__procedures')] %}
+
+with
+
+affected as (
+    {{ affected_periods([ref('int_dossier_periods')], lookups) }}
+),
+
+scopes as (
+    select s.*
+    from {{ ref('int_scope_members') }} as s
+    inner join affected as a on s.period_type = a.period_type and s.period_start = a.period_start
+),
+
+dossiers as (
+    select
+        d.*,
+        d.received_online + d.received_in_person + d.received_by_post as received_total,
+        d.resolved_early + d.resolved_on_time + d.resolved_late as resolved_total,
+        coalesce(pr.online_service_level = 'TOAN_TRINH', false) as is_full_online_procedure,
+        coalesce(pr.is_fee_bearing, false) as is_fee_bearing
+    from {{ ref('int_dossier_periods') }} as d
+    inner join affected as a on d.period_type = a.period_type and d.period_start = a.period_start
+    left join {{ ref('stg_one_stop_shop__procedures') }} as pr on d.procedure_code = pr.procedure_code
+),
+
+measures as (
+    select
+        s.period_type,
+        s.period_start,
+        s.unit_code,
+        s.scope,
+        coalesce(sum(d.received_total), 0)::integer as received_total,
+        coalesce(sum(d.received_online), 0)::integer as received_online,
+        coalesce(sum(d.received_in_person + d.received_by_post), 0)::integer as received_offline,
+        coalesce(sum(d.received_total) filter (where d.is_full_online_procedure), 0)::integer
+            as received_on_full_online_procedures,
+        coalesce(sum(d.received_full_online) filter (where d.is_full_online_procedure), 0)::integer
+            as received_full_online_on_full_online_procedures,
+        coalesce(sum(d.in_progress_within_start + d.in_progress_overdue_start), 0)::integer as carried_over,
+        coalesce(sum(d.resolved_total), 0)::integer as resolved_total,
+        coalesce(sum(d.resolved_early), 0)::integer as resolved_early,
+        coalesce(sum(d.resolved_on_time), 0)::integer as resolved_on_time,
+        coalesce(sum(d.resolved_late), 0)::integer as resolved_late,
+        coalesce(sum(d.in_progress_within + d.in_progress_overdue), 0)::integer as in_progress_total,
+        coalesce(sum(d.in_progress_within), 0)::integer as in_progress_within,
+        coalesce(sum(d.in_progress_overdue), 0)::integer as in_progress_overdue,
+        coalesce(sum(d.synced), 0)::integer as synced,
+        coalesce(sum(d.e_result), 0)::integer as e_result,
+        coalesce(sum(d.digitized), 0)::integer as digitized,
+        coalesce(sum(d.reused_data), 0)::integer as reused_data,
+        coalesce(sum(d.personal_storage), 0)::integer as personal_storage,
+        coalesce(sum(d.population_data), 0)::integer as population_data,
+        coalesce(sum(d.fee_due), 0)::integer as fee_due,
+        coalesce(sum(d.paid_online), 0)::integer as paid_online,
+        coalesce(sum(d.dissatisfied), 0)::integer as dissatisfied,
+        -- distinct over the scope: a procedure handled by two communes of a district counts once
+        count(distinct d.procedure_code) filter (
+            where d.is_fee_bearing and d.received_total > 0
+        )::integer as fee_procedures_with_dossier,
+        count(distinct d.procedure_code) filter (
+            where d.is_fee_bearing and d.received_total > 0 and d.paid_online > 0
+        )::integer as fee_procedures_paid_online
+    from scopes as s
+    left join dossiers as d
+        on
+            s.period_type = d.period_type
+            and s.period_start = d.period_start
+            and s.member_unit_code = d.unit_code
+    group by s.period_type, s.period_start, s.unit_code, s.scope
+)
+
+select
+    m.*,
+    p.period_end,
+    p.evaluated_to,
+    {{ lookup_fingerprint(lookups) }} as _lookup_fingerprint,
+    {{ run_stamp() }} as _refreshed_at
+from measures as m
+inner join {{ ref('int_periods') }} as p on m.period_type = p.period_type and m.period_start = p.period_start

@@ -1,0 +1,27 @@
+-- Daily facts per (unit_code), incremental: only the dates of raw rows newer than what was consumed
+-- (new days and restated lookback days) are deleted and reinserted.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['report_date'],
+        indexes=[{'columns': ['report_date']}, {'columns': ['_refreshed_at']}, {'columns': ['source_seq']}],
+    )
+}}
+
+select
+    report_date,
+    unit_code,
+    received,
+    handled_on_time,
+    handled_late,
+    dissatisfied,
+    in_progress_within,
+    in_progress_overdue,
+    is_deleted,
+    source_seq,
+    {{ run_stamp() }} as _refreshed_at
+from {{ ref('stg_one_stop_shop__petition_counts') }}
+{%- if is_incremental() %}
+    where report_date in ({{ changed_raw_dates(source('one_stop_shop', 'oss_petition_daily'), 'ngay') }})
+{%- endif %}

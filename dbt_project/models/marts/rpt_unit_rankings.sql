@@ -1,0 +1,109 @@
+-- QD766 and CDS rankings per period and unit group: standard competition ranking (1, 2, 2, 4) on score
+-- descending; previous_rank / rank_change against the preceding period of the same type. A changed period also
+-- rewrites the following one, whose rank_change depends on it.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['period_type', 'period_start'],
+        indexes=[{'columns': ['period_type', 'period_start']}, {'columns': ['_refreshed_at']}],
+    )
+}}
+
+{%- set lookups = [ref('ranking_weights'), ref('ranking_groups'), ref('stg_one_stop_shop__units')] %}
+
+with
+
+affected as (
+    {{ affected_periods([ref('fct_indicator_values')], lookups) }}
+),
+
+targets as (
+    select
+        p.period_type,
+        p.period_start,
+        p.period_end,
+        p.previous_period_start
+    from {{ ref('int_periods') }} as p
+    where
+        exists (
+            select 1 from affected as a
+            where
+                a.period_type = p.period_type
+                and (a.period_start = p.period_start or a.period_start = p.previous_period_start)
+        )
+),
+
+-- ranks are needed for the targets and for the periods before them
+needed as (
+    select
+        period_type,
+        period_start
+    from targets
+    union
+    select
+        period_type,
+        previous_period_start
+    from targets
+    where previous_period_start is not null
+),
+
+scores as (
+    select
+        w.ranking_code,
+        f.period_type,
+        f.period_start,
+        f.unit_code,
+        f.scope,
+        round(sum(w.multiplier * f.points), 2) as score
+    from {{ ref('fct_indicator_values') }} as f
+    inner join needed as n on f.period_type = n.period_type and f.period_start = n.period_start
+    inner join {{ ref('ranking_weights') }} as w
+        on w.component_kind = 'framework_total' and f.framework = w.component_code
+    group by w.ranking_code, f.period_type, f.period_start, f.unit_code, f.scope
+),
+
+ranked as (
+    select
+        s.ranking_code,
+        s.period_type,
+        s.period_start,
+        g.unit_group,
+        s.unit_code,
+        u.unit_name,
+        s.score,
+        rank() over (
+            partition by s.ranking_code, s.period_type, s.period_start, g.unit_group order by s.score desc
+        )::integer as rank,
+        count(*) over (partition by s.ranking_code, s.period_type, s.period_start, g.unit_group)::integer
+            as units_ranked
+    from scores as s
+    inner join {{ ref('int_unit_periods') }} as u
+        on s.period_type = u.period_type and s.period_start = u.period_start and s.unit_code = u.unit_code
+    inner join {{ ref('ranking_groups') }} as g on u.unit_type = g.unit_type and s.scope = g.scope
+)
+
+select
+    r.ranking_code,
+    r.period_type,
+    r.period_start,
+    r.unit_group,
+    r.unit_code,
+    t.period_end,
+    r.unit_name,
+    r.score,
+    r.rank,
+    r.units_ranked,
+    prev.rank as previous_rank,
+    prev.rank - r.rank as rank_change,
+    {{ lookup_fingerprint(lookups) }} as _lookup_fingerprint,
+    {{ run_stamp() }} as _refreshed_at
+from ranked as r
+inner join targets as t on r.period_type = t.period_type and r.period_start = t.period_start
+left join ranked as prev
+    on
+        r.ranking_code = prev.ranking_code
+        and r.period_type = prev.period_type
+        and t.previous_period_start = prev.period_start
+        and r.unit_group = prev.unit_group
+        and r.unit_code = prev.unit_code
