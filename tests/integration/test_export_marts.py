@@ -1,0 +1,227 @@
+"""Small hand-made marts for the export tests (the real ones come from dbt).
+
+Daily figures per unit are a deterministic function of (unit, day) plus optional overrides, and every
+period row is aggregated from those days the way warehouse.md says (flows summed, stocks at the last
+loaded day), so restating one day changes exactly the periods that contain it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, timedelta
+
+PROVINCE = "000.00.00.H26"
+UNITS = [
+    # unit_code, name, type, parent
+    (PROVINCE, "UBND tỉnh Vĩnh Phúc", "UBND_TINH", None),
+    ("000.00.01.H26", "Sở Thông tin và Truyền thông", "SO_NGANH", PROVINCE),
+    ("000.00.02.H26", "Sở Tư pháp", "SO_NGANH", PROVINCE),
+    ("000.00.12.H26", "UBND huyện Vĩnh Tường", "UBND_HUYEN", PROVINCE),
+    ("000.12.31.H26", "UBND xã Tân Tiến", "UBND_XA", "000.00.12.H26"),
+    ("000.12.32.H26", "UBND xã Lũng Hòa", "UBND_XA", "000.00.12.H26"),
+]
+CODES = [u[0] for u in UNITS]
+TYPE = {u[0]: u[2] for u in UNITS}
+GROUP = {"SO_NGANH": "SO_NGANH", "UBND_HUYEN": "HUYEN", "UBND_XA": "XA"}
+# indicator -> (framework, group, max points, numerator field, denominator field)
+INDICATORS = {
+    "QD766.CKMB.DOSSIER_SYNC": ("QD766", "CKMB", 6, "synced", "received"),
+    "QD766.TDGQ.ON_TIME": ("QD766", "TDGQ", 20, "on_time_all", "resolved_all"),
+    "QD766.MDSH.E_CERTIFIED_COPY": ("QD766", "MDSH", 2, "cert_communes", "communes"),
+    "EDOC.OUTGOING_SIGNED": ("EDOC", "EDOC", 100, "signed", "outgoing"),
+    "ESIGN.ORG_CERT": ("ESIGN", "ESIGN", 50, "org_cert", "one"),
+}
+DDL = """
+DROP TABLE IF EXISTS marts.dim_units, marts.fct_indicator_values, marts.rpt_qd766_scores,
+    marts.rpt_unit_rankings, marts.rpt_dossier_report;
+CREATE TABLE marts.dim_units (unit_code text, internal_id text, unit_name text, unit_type text,
+    parent_unit_code text, admin_area_code text, staff_count int, valid_from date, valid_to date);
+CREATE TABLE marts.fct_indicator_values (indicator_code text, unit_code text, scope text, period_type text,
+    period_start date, period_end date, framework text, group_code text, numerator numeric, denominator numeric,
+    value numeric, points numeric, max_points numeric, is_applicable boolean);
+CREATE TABLE marts.rpt_qd766_scores (unit_code text, scope text, period_type text, period_start date,
+    period_end date, ckmb numeric, tdgq numeric, clgq numeric, mdsh numeric, tttt numeric, mdhl numeric,
+    total_points numeric, band text);
+CREATE TABLE marts.rpt_unit_rankings (ranking_code text, period_type text, period_start date, unit_group text,
+    unit_code text, period_end date, unit_name text, score numeric, rank int, units_ranked int,
+    previous_rank int, rank_change int);
+CREATE TABLE marts.rpt_dossier_report (unit_code text, scope text, period_type text, period_start date,
+    period_end date, received_total bigint, received_online bigint, received_offline bigint, carried_over bigint,
+    resolved_total bigint, resolved_early bigint, resolved_on_time bigint, resolved_late bigint,
+    in_progress_total bigint, in_progress_within bigint, in_progress_overdue bigint);
+"""
+
+
+def _r(*parts) -> int:
+    return int(hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:8], 16)
+
+
+def daily(unit: str, day: date, overrides: dict) -> dict:
+    h = _r(unit, day)
+    online, offline = h % 9, (h >> 4) % 5
+    early, on_time, late = (h >> 8) % 4, (h >> 12) % 5, (h >> 16) % 2
+    d = {
+        "online": online,
+        "offline": offline,
+        "synced": max(0, online + offline - (h >> 20) % 2),
+        "early": early,
+        "on_time": on_time,
+        "late": late,
+        "within": (h >> 22) % 6,
+        "overdue": (h >> 25) % 2,
+        "signed": (h >> 27) % 4,
+        "outgoing": 4,
+    }
+    d.update(overrides.get((unit, day), {}))
+    return d
+
+
+def _month_add(d: date, months: int) -> date:
+    y, m = divmod(d.month - 1 + months, 12)
+    return date(d.year + y, m + 1, d.day)
+
+
+def periods(start: date, end: date) -> list[tuple[str, date, date]]:
+    """Every period of every type containing at least one day of [start, end]."""
+    out: set[tuple[str, date, date]] = set()
+    d = start
+    while d <= end:
+        y = d.year
+        ms = date(y, d.month, 1)
+        out.add(("month", ms, _month_add(ms, 1) - timedelta(days=1)))
+        qs = date(y, 3 * ((d.month - 1) // 3) + 1, 1)
+        out.add(("quarter", qs, _month_add(qs, 3) - timedelta(days=1)))
+        out.add(("year", date(y, 1, 1), date(y, 12, 31)))
+        # Decree 09 windows: the window year runs 15/12 (previous year) .. 14/12.
+        wend = date(y, d.month, 14) if d.day <= 14 else _month_add(date(y, d.month, 14), 1)
+        out.add(("report_month", _month_add(wend, -1) + timedelta(days=1), wend))
+        qend_month = 3 * ((wend.month - 1) // 3) + 3
+        qend = date(wend.year, qend_month, 14)
+        out.add(("report_quarter", _month_add(qend, -3) + timedelta(days=1), qend))
+        wy = wend.year
+        ystart = date(wy - 1, 12, 15)
+        if wend <= date(wy, 6, 14):
+            out.add(("report_half", ystart, date(wy, 6, 14)))
+        if wend <= date(wy, 9, 14):
+            out.add(("report_nine_months", ystart, date(wy, 9, 14)))
+        out.add(("report_year", ystart, date(wy, 12, 14)))
+        d += timedelta(days=1)
+    return sorted(out)
+
+
+def _members(code: str, scope: str) -> list[str]:
+    if scope == "unit":
+        return [code]
+    if TYPE[code] == "UBND_TINH":
+        return CODES
+    return [code] + [u[0] for u in UNITS if u[3] == code]
+
+
+def build_marts(conn, start: date, end: date, overrides: dict | None = None, bad_numerator: bool = False) -> None:
+    """(Re)create the five marts for data loaded over [start, end], as chiso_transformer."""
+    overrides = overrides or {}
+    conn.execute(DDL)
+    conn.execute(
+        "INSERT INTO marts.dim_units SELECT x.code, x.code, x.name, x.type, x.parent, '26', 40, '2020-01-01', NULL"
+        " FROM (VALUES " + ",".join(["(%s,%s,%s,%s)"] * len(UNITS)) + ") AS x(code, name, type, parent)",
+        [v for u in UNITS for v in u],
+    )
+    rows_dossier, rows_fct, rows_score, rows_rank = [], [], [], []
+    for ptype, ps, pe in periods(start, end):
+        days = [ps + timedelta(days=i) for i in range((pe - ps).days + 1) if start <= ps + timedelta(days=i) <= end]
+        last, before = days[-1], days[0] - timedelta(days=1)
+        scores: dict[tuple[str, str], float] = {}
+        for code in CODES:
+            for scope in ("unit", "area") if TYPE[code] in ("UBND_TINH", "UBND_HUYEN") else ("unit",):
+                mem = _members(code, scope)
+                flow = {k: sum(daily(u, d, overrides)[k] for u in mem for d in days) for k in daily(code, last, {})}
+                stock = {k: sum(daily(u, last, overrides)[k] for u in mem) for k in ("within", "overdue")}
+                carried = sum(
+                    daily(u, before, overrides)["within"] + daily(u, before, overrides)["overdue"] for u in mem
+                )
+                received = flow["online"] + flow["offline"]
+                resolved = flow["early"] + flow["on_time"] + flow["late"]
+                if ptype.startswith("report_"):
+                    rows_dossier.append(
+                        (
+                            code,
+                            scope,
+                            ptype,
+                            ps,
+                            pe,
+                            received,
+                            flow["online"],
+                            flow["offline"],
+                            carried,
+                            resolved,
+                            flow["early"],
+                            flow["on_time"],
+                            flow["late"],
+                            stock["within"] + stock["overdue"],
+                            stock["within"],
+                            stock["overdue"],
+                        )
+                    )
+                    continue
+                communes = [u for u in mem if TYPE[u] == "UBND_XA"]
+                parts = {
+                    "synced": flow["synced"],
+                    "received": received,
+                    "on_time_all": flow["early"] + flow["on_time"] + stock["within"],
+                    "resolved_all": resolved + stock["within"] + stock["overdue"],
+                    "cert_communes": sum(1 for u in communes if _r(u) % 2),
+                    "communes": len(communes),
+                    "signed": flow["signed"],
+                    "outgoing": flow["outgoing"],
+                    "org_cert": 1,
+                    "one": 1,
+                }
+                if bad_numerator and code == PROVINCE:
+                    parts["synced"] = -1
+                groups: dict[str, float] = {}
+                edoc_esign = 0.0
+                for ind, (fw, grp, mx, num, den) in INDICATORS.items():
+                    n, dn = parts[num], parts[den]
+                    applicable = dn != 0
+                    value = round(n / dn, 6) if applicable else None
+                    full = ind.endswith("E_CERTIFIED_COPY")
+                    pts = round(mx * min(1, value), 4) if applicable else (mx if full else 0)
+                    rows_fct.append((ind, code, scope, ptype, ps, pe, fw, grp, n, dn, value, pts, mx, applicable))
+                    if fw == "QD766":
+                        groups[grp] = groups.get(grp, 0) + pts
+                    else:
+                        edoc_esign += pts
+                total = round(sum(groups.values()), 4)
+                rows_score.append(
+                    (
+                        code,
+                        scope,
+                        ptype,
+                        ps,
+                        pe,
+                        groups.get("CKMB", 0),
+                        groups.get("TDGQ", 0),
+                        0,
+                        groups.get("MDSH", 0),
+                        0,
+                        0,
+                        total,
+                        "Yếu",
+                    )
+                )
+                scores[(code, scope)] = (total, round(5 * total + edoc_esign, 4))
+        if not ptype.startswith("report_"):
+            for group in ("SO_NGANH", "HUYEN", "XA"):
+                scope = "area" if group == "HUYEN" else "unit"
+                members = [c for c in CODES if GROUP.get(TYPE[c]) == group]
+                for ranking, idx in (("QD766", 0), ("CDS", 1)):
+                    ordered = sorted(members, key=lambda c, i=idx, s=scope: -scores[(c, s)][i])
+                    for c in ordered:
+                        sc = scores[(c, scope)][idx]
+                        rank = 1 + sum(1 for o in members if scores[(o, scope)][idx] > sc)
+                        rows_rank.append((ranking, ptype, ps, group, c, pe, c, sc, rank, len(members), None, None))
+    with conn.cursor() as cur:
+        cur.executemany("INSERT INTO marts.rpt_dossier_report VALUES (" + ",".join(["%s"] * 16) + ")", rows_dossier)
+        cur.executemany("INSERT INTO marts.fct_indicator_values VALUES (" + ",".join(["%s"] * 14) + ")", rows_fct)
+        cur.executemany("INSERT INTO marts.rpt_qd766_scores VALUES (" + ",".join(["%s"] * 13) + ")", rows_score)
+        cur.executemany("INSERT INTO marts.rpt_unit_rankings VALUES (" + ",".join(["%s"] * 12) + ")", rows_rank)
