@@ -88,7 +88,7 @@ class SimConfig:
     reorg_date: date | None = date(2025, 3, 1)
     # share of rows of a closed day that get a late correction (per system); 0 disables
     correction_rate: dict[str, float] = field(default_factory=lambda: {"dossier": 0.08, "petition": 0.1, "edoc": 0.05})
-    vanish_rate: float = 0.03  # share of eligible rows deleted by a late correction
+    vanish_rate: float = 0.05  # share of eligible rows (nothing carried in or out) deleted later
 
 
 class Clock:
@@ -588,16 +588,15 @@ class Simulator:
         if rate <= 0:
             return out
         for k, v in rows.items():
-            u = u01(self.seed, "corr", system, d.toordinal(), *k)
-            if u >= rate:
-                continue
-            delay = 1 + int(u01(self.seed, "corrdelay", system, d.toordinal(), *k) * 5)
-            at = _ts(d + timedelta(days=delay), 6 * 3600 + u01(self.seed, "corrts", system, *k, d) * 16 * 3600)
-            what = "update"
-            if u01(self.seed, "vanish", system, d.toordinal(), *k) < self.cfg.vanish_rate and self._can_vanish(
-                system, v
-            ):
+            o = d.toordinal()
+            if self._can_vanish(system, v) and u01(self.seed, "vanish", system, o, *k) < self.cfg.vanish_rate:
                 what = "delete"
+            elif u01(self.seed, "corr", system, o, *k) < rate:
+                what = "update"
+            else:
+                continue
+            delay = 1 + int(u01(self.seed, "corrdelay", system, o, *k) * 5)
+            at = _ts(d + timedelta(days=delay), 6 * 3600 + u01(self.seed, "corrts", system, *k, d) * 16 * 3600)
             out.append((at, k, what))
         out.sort(key=lambda x: (x[0], x[1]))
         return out

@@ -1,0 +1,191 @@
+"""`python -m chiso.simulator serve`: every simulated system in one process (one asyncio loop, several
+uvicorn servers), plus a background task keeping the e-signature drop folder filled up to yesterday."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import json
+import logging
+import os
+import signal
+from datetime import date
+from pathlib import Path
+
+import uvicorn
+
+from .apps import SimState, create_edoc_app, create_oss_app
+from .engine import Clock, SimConfig, Simulator
+from .esign_drop import write_esign_drop
+from .faults import FaultConfig
+
+log = logging.getLogger("chiso.simulator")
+
+# Mild, realistic trouble for demos: `--faults realistic`.
+PRESETS = {
+    "none": {},
+    "realistic": {
+        "oss": {"seed": 1, "rates": {"rate_limit": 0.02, "server_error": 0.01, "token_expiry": 0.02,
+                                     "repeat_page": 0.005}},
+        "edoc": {"seed": 2, "rates": {"rate_limit": 0.02, "server_error": 0.01, "slow": 0.02}},
+        "esign": {"seed": 3, "rates": {"late": 0.03, "partial": 0.05, "redelivery": 0.03, "xlsx": 0.05,
+                                       "unknown_unit": 0.01}},
+    },
+}
+
+
+class _Server(uvicorn.Server):
+    """Signals are handled once for all servers of the process, not by each."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):
+        yield
+
+
+def load_faults(spec: str | None) -> dict[str, FaultConfig]:
+    """`--faults`: a preset name, a JSON object, or a path to a JSON file: {"oss": {"rates": {...}, "seed": 1}, ...}."""
+    if not spec:
+        return {}
+    if spec in PRESETS:
+        raw = PRESETS[spec]
+    elif spec.lstrip().startswith("{"):
+        raw = json.loads(spec)
+    else:
+        raw = json.loads(Path(spec).read_text(encoding="utf-8"))
+    return {system: FaultConfig.from_dict(cfg, system) for system, cfg in raw.items()}
+
+
+def national_app(token: str):
+    """The national reporting receiver, if its module exists (written separately)."""
+    try:
+        mod = importlib.import_module("chiso.simulator.national")
+    except ModuleNotFoundError as exc:
+        if exc.name == "chiso.simulator.national":
+            return None
+        raise
+    factory = getattr(mod, "create_app", None)
+    return factory(token) if factory else None
+
+
+def _arg_or_env(value: str | None, env: str, name: str) -> str:
+    v = value or os.environ.get(env)
+    if not v:
+        raise SystemExit(f"missing {name}: pass --{name} or set {env}")
+    return v
+
+
+def build_state(args: argparse.Namespace) -> SimState:
+    faults = load_faults(args.faults or os.environ.get("CHISO_SIM_FAULTS"))
+    cfg = SimConfig(seed=args.seed, scale=args.scale, province=args.province)
+    for system, fc in faults.items():
+        lc = fc.rates.pop("late_corrections", None)
+        if lc is not None:
+            for t in {"oss": ("dossier", "petition"), "edoc": ("edoc",)}.get(system, ()):
+                cfg.correction_rate[t] = lc
+    clock = Clock()
+    today = args.today or os.environ.get("CHISO_SIM_TODAY")
+    if today:
+        clock.set_today(date.fromisoformat(today))
+    sim = Simulator(cfg, clock)
+    return SimState.create(sim, faults)
+
+
+async def _drop_loop(state: SimState, folder: Path, start: date, every: float, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            written = await asyncio.to_thread(write_esign_drop, state.sim, folder, start,
+                                              faults=state.faults["esign"].config)
+            if written:
+                log.info("esign drop: %d files written under %s", len(written), folder)
+        except Exception:  # keep serving HTTP even if the drop folder misbehaves
+            log.exception("esign drop writer failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every)
+
+
+async def serve(args: argparse.Namespace) -> None:
+    state = build_state(args)
+    sim = state.sim
+    client_id = _arg_or_env(args.client_id, "CHISO_SIM_CLIENT_ID", "client-id")
+    secret = _arg_or_env(args.client_secret, "CHISO_SIM_CLIENT_SECRET", "client-secret")
+    api_key = _arg_or_env(args.api_key, "CHISO_SIM_API_KEY", "api-key")
+    apps = [
+        ("one-stop shop", create_oss_app(sim, client_id, secret, token_ttl=args.token_ttl, state=state),
+         args.oss_port),
+        ("e-document", create_edoc_app(sim, api_key, state=state), args.edoc_port),
+    ]
+    token = args.national_token or os.environ.get("CHISO_SIM_NATIONAL_TOKEN")
+    if token:
+        nat = national_app(token)
+        if nat is not None:
+            apps.append(("national reporting", nat, args.national_port))
+        else:
+            log.warning("chiso.simulator.national.create_app not found: national port %s not served",
+                        args.national_port)
+    servers = [
+        _Server(uvicorn.Config(app, host=args.host, port=port, log_level=args.log_level, lifespan="on",
+                               access_log=args.access_log))
+        for _, app, port in apps
+    ]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def _stop() -> None:
+        stop.set()
+        for s in servers:
+            s.should_exit = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, _stop)
+    for name, _, port in apps:
+        log.info("serving %s on http://%s:%s", name, args.host, port)
+    log.info("simulated now: %s (seed %s, scale %s)", sim.now().isoformat(), sim.seed, sim.cfg.scale)
+    tasks = [asyncio.create_task(s.serve()) for s in servers]
+    if args.drop_dir:
+        folder = Path(args.drop_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        tasks.append(asyncio.create_task(
+            _drop_loop(state, folder, date.fromisoformat(args.drop_start), args.drop_every, stop)))
+    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    _stop()  # one server failing (e.g. port taken) stops the others
+    await asyncio.gather(*tasks, return_exceptions=True)
+    for t in done:
+        if t.exception():
+            raise t.exception()
+    if any(not s.started for s in servers):
+        raise SystemExit("a simulator server failed to start (port in use?)")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m chiso.simulator", description="Simulated provincial source systems")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="serve the one-stop shop, e-document and national APIs and fill the drop")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--oss-port", type=int, default=8701)
+    s.add_argument("--edoc-port", type=int, default=8702)
+    s.add_argument("--national-port", type=int, default=8703)
+    s.add_argument("--drop-dir", help="e-signature drop folder (omit: no files)")
+    s.add_argument("--drop-start", default="2024-01-01", help="first day of e-signature files")
+    s.add_argument("--drop-every", type=float, default=60.0, help="seconds between drop-folder refreshes")
+    s.add_argument("--seed", type=int, default=int(os.environ.get("CHISO_SIM_SEED", "26")))
+    s.add_argument("--scale", type=float, default=float(os.environ.get("CHISO_SIM_SCALE", "1")))
+    s.add_argument("--province", default="26", help="GSO code of the (pre-2025) province")
+    s.add_argument("--today", help="simulated date (the clock keeps running); env CHISO_SIM_TODAY")
+    s.add_argument("--client-id")
+    s.add_argument("--client-secret")
+    s.add_argument("--api-key")
+    s.add_argument("--national-token")
+    s.add_argument("--token-ttl", type=float, default=300.0, help="OAuth token lifetime, seconds")
+    s.add_argument("--faults", help="preset (none|realistic), JSON object or JSON file; env CHISO_SIM_FAULTS")
+    s.add_argument("--log-level", default="info")
+    s.add_argument("--access-log", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "serve":
+        asyncio.run(serve(args))
