@@ -29,12 +29,13 @@ class SourceConn:
         scheme = (getattr(conn, "conn_type", None) or "http").lower()
         if scheme not in ("http", "https"):
             scheme = "http"
-        if "://" in host:
-            base = host.rstrip("/")
-        else:
-            base = f"{scheme}://{host}" + (f":{conn.port}" if conn.port else "")
-            if conn.schema:  # an optional path prefix (e.g. behind the LGSP gateway)
-                base += "/" + conn.schema.strip("/")
+        schema = (conn.schema or "").strip()
+        if schema.lower() in ("http", "https"):  # Airflow's HTTP convention: schema = URL scheme
+            scheme, schema = schema.lower(), ""
+        port = f":{conn.port}" if conn.port else ""
+        base = host.rstrip("/") if "://" in host else f"{scheme}://{host}{port}"
+        if schema:  # otherwise a path prefix (e.g. a route on the LGSP gateway)
+            base += "/" + schema.strip("/")
         extra = getattr(conn, "extra_dejson", None) or {}
         return cls(base_url=base, login=conn.login, password=conn.password, extra=dict(extra))
 
