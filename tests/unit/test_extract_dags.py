@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pendulum
 import pytest
+from airflow.sdk import Asset
 
 from chiso.assets import raw_asset_uri
 from chiso.extract.common import SourceConn, warehouse_uri_from_airflow
@@ -37,7 +38,7 @@ def test_dag_shape(dag_id):
     assert tt.expression == "0 1 * * *" and str(getattr(tt.timezone, "name", tt.timezone)) == "Asia/Ho_Chi_Minh"
     (t,) = dag.tasks
     assert t.retries == 2 and t.retry_delay.total_seconds() > 0
-    assert sorted(o.uri for o in t.outlets) == sorted(raw_asset_uri(x) for x in EXPECTED[dag_id])
+    assert sorted(o.uri for o in t.outlets) == sorted(Asset(raw_asset_uri(x)).uri for x in EXPECTED[dag_id])
     assert {"start", "end", "lookback_days"} <= set(dag.params.keys())
 
 
