@@ -43,13 +43,19 @@ def transform_warehouse():
         default_args={"retries": 1},
     )
 
+    @task
+    def check_staging() -> None:
+        from chiso.orchestration import check_layer
+
+        check_layer("staging", CONN_WAREHOUSE)
+
     @task(outlets=[Asset(MARTS_ASSET_URI)])
     def check_marts() -> None:
         from chiso.orchestration import check_layer
 
         check_layer("marts", CONN_WAREHOUSE)
 
-    check_raw() >> dbt >> check_marts()
+    check_raw() >> dbt >> check_staging() >> check_marts()
 
 
 transform_warehouse()

@@ -3,27 +3,63 @@
 from __future__ import annotations
 
 import logging
+import os
+from datetime import date, timedelta
+from urllib.parse import quote
 
 log = logging.getLogger(__name__)
+
+# Window checked when a run carries none (scheduled runs): the daily extract's lookback.
+DEFAULT_CHECK_DAYS = 8
 
 
 def warehouse_uri(conn_id: str) -> str:
     from airflow.sdk import BaseHook
 
     c = BaseHook.get_connection(conn_id)
-    from urllib.parse import quote
-
     return f"postgresql://{c.login}:{quote(c.password or '', safe='')}@{c.host}:{c.port or 5432}/{c.schema}"
 
 
+def transformer_uri() -> str:
+    """dbt's role (reads staging, which the loader cannot), from the same variables the dbt profile reads."""
+    e = os.environ
+    return (
+        f"postgresql://{e.get('CHISO_DBT_USER', 'chiso_transformer')}:{quote(e['CHISO_DBT_PASSWORD'], safe='')}"
+        f"@{e.get('CHISO_PG_HOST', '127.0.0.1')}:{e.get('CHISO_PG_PORT', '5432')}/{e.get('CHISO_PG_DB', 'chiso')}"
+    )
+
+
+def run_window(conf: dict | None, today: date | None = None) -> tuple[date, date]:
+    """The dates a run is about: its conf's start/end (pipeline, backfill) or the recent lookback."""
+    conf = conf or {}
+    if conf.get("start") and conf.get("end"):
+        return date.fromisoformat(conf["start"]), date.fromisoformat(conf["end"])
+    end = (today or date.today()) - timedelta(days=1)
+    return end - timedelta(days=DEFAULT_CHECK_DAYS - 1), end
+
+
+def suites_of(layer: str) -> list[str]:
+    from chiso.quality import list_suites
+
+    return [s for s in list_suites() if s == layer or s.startswith(f"{layer}_")]
+
+
 def check_layer(layer: str, conn_id: str) -> None:
-    """Run every GX suite of a layer; raise (failing the task) on a critical failure."""
+    """Run every GX suite of a layer; raise (failing the task, so nothing downstream runs) on a critical failure."""
     from airflow.sdk import get_current_context
 
-    from chiso import quality
+    from chiso.quality import QualityGateError, validate
 
     ctx = get_current_context()
-    run_id = ctx["run_id"]
-    outcome = quality.validate_layer(layer, warehouse_uri=warehouse_uri(conn_id), run_id=run_id)
-    log.info("quality %s: %s", layer, outcome.summary())
-    quality.raise_on_critical(outcome)
+    window = run_window(ctx["dag_run"].conf) if layer == "raw" else None
+    uri = warehouse_uri(conn_id)
+    read_uri = transformer_uri() if layer == "staging" else None
+    failures = []
+    for suite in suites_of(layer):
+        outcome = validate(suite, warehouse_uri=uri, run_id=ctx["run_id"], window=window, read_uri=read_uri)
+        log.info("quality %s: %s", suite, outcome.summary_vi())
+        if outcome.critical_failures:
+            failures.append(QualityGateError(outcome))
+    if failures:
+        # One message naming every failed critical expectation of every suite.
+        raise RuntimeError("\n\n".join(str(f) for f in failures))
