@@ -312,7 +312,7 @@ def create_oss_app(
                 del tokens[t]
             tokens[tok] = now + token_ttl
         return JSONResponse(
-            {"access_token": tok, "token_type": "Bearer", "expires_in": int(token_ttl)},
+            {"access_token": tok, "token_type": "Bearer", "expires_in": math.ceil(token_ttl)},
             headers={"Cache-Control": "no-store"},
         )
 
