@@ -355,3 +355,35 @@ def test_due_dates_follow_cut_off_and_period_end(marts, warehouse, tmp_path):
         assert bieu[0]["duLieu"][0]["maDinhDanh"] == PROVINCE and bieu[0]["duLieu"][0]["phamVi"] == "DIA_BAN"
         assert {(i["maDinhDanh"], i["phamVi"]) for i in bieu[0]["duLieu"]} >= {(PROVINCE, "DON_VI")}
         assert (date(2024, 3, 14) - timedelta(days=0)).isoformat() == bieu[0]["kyBaoCao"]["denNgay"]
+
+
+@pytest.mark.parametrize("evaluated_to", [True, False])
+def test_only_periods_fully_inside_the_loaded_data(fresh_schema, evaluated_to):
+    with fresh_schema.connect("chiso_transformer", autocommit=True) as conn:
+        build_marts(conn, date(2024, 1, 1), date(2024, 6, 30), evaluated_to=evaluated_to)
+    with fresh_schema.connect("chiso_loader") as conn:
+        periods = build.mart_periods(conn)
+    done = {(p.period_type, p.period_start) for p in complete_periods(periods)}
+    # Data from 1/1: the window opened 15/12 and the year are partial; June is complete only when the
+    # marts say they evaluated it to its end (without evaluated_to a later period must exist).
+    assert ("report_month", date(2023, 12, 15)) not in done and ("year", date(2024, 1, 1)) not in done
+    assert ("month", date(2024, 5, 1)) in done and ("report_month", date(2024, 5, 15)) in done
+    assert (("month", date(2024, 6, 1)) in done) is evaluated_to
+    assert (("quarter", date(2024, 4, 1)) in done) is evaluated_to
+
+
+def test_every_built_document_is_valid(marts, warehouse):
+    with warehouse.connect("chiso_loader") as conn:
+        periods = build.mart_periods(conn)
+        assert len(periods) > 20
+        for p in periods:
+            doc = build.finalize(build.build_document(conn, p), 1, build.datetime.now(build.TZ))
+            assert validation_errors(doc) == [], (p, validation_errors(doc)[:3])
+            items = [(i["maDinhDanh"], i["phamVi"]) for i in doc["duLieu"]]
+            assert items[0] == (PROVINCE, "DIA_BAN") and doc["donViBaoCao"]["maDinhDanh"] == PROVINCE
+            assert len(items) == len(set(items)) == 8  # 6 units on their own + province and district territory
+            if p.report == CHI_SO_CDS:
+                codes = {c["ma"] for c in doc["duLieu"][0]["chiTieu"]}
+                assert {"QD766.TDGQ.ON_TIME", "EDOC.OUTGOING_SIGNED", build.QD766_TOTAL, build.CDS_TOTAL} <= codes
+                ranked = [c for i in doc["duLieu"] for c in i["chiTieu"] if "xepHang" in c]
+                assert ranked and all(c["ma"] in (build.QD766_TOTAL, build.CDS_TOTAL) for c in ranked)

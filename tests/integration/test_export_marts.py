@@ -117,8 +117,19 @@ def _members(code: str, scope: str) -> list[str]:
     return [code] + [u[0] for u in UNITS if u[3] == code]
 
 
-def build_marts(conn, start: date, end: date, overrides: dict | None = None, bad_numerator: bool = False) -> None:
-    """(Re)create the five marts for data loaded over [start, end], as chiso_transformer."""
+def build_marts(
+    conn,
+    start: date,
+    end: date,
+    overrides: dict | None = None,
+    bad_numerator: bool = False,
+    evaluated_to: bool = True,
+) -> None:
+    """(Re)create the five marts for data loaded over [start, end], as chiso_transformer.
+
+    `evaluated_to` adds the column the project's dbt marts carry (least(period_end, last loaded day));
+    without it the exporter must infer completeness from the periods alone.
+    """
     overrides = overrides or {}
     conn.execute(DDL)
     conn.execute(
@@ -225,3 +236,7 @@ def build_marts(conn, start: date, end: date, overrides: dict | None = None, bad
         cur.executemany("INSERT INTO marts.fct_indicator_values VALUES (" + ",".join(["%s"] * 14) + ")", rows_fct)
         cur.executemany("INSERT INTO marts.rpt_qd766_scores VALUES (" + ",".join(["%s"] * 13) + ")", rows_score)
         cur.executemany("INSERT INTO marts.rpt_unit_rankings VALUES (" + ",".join(["%s"] * 12) + ")", rows_rank)
+    if evaluated_to:
+        for table in ("rpt_dossier_report", "fct_indicator_values", "rpt_qd766_scores"):
+            conn.execute(f"ALTER TABLE marts.{table} ADD COLUMN evaluated_to date")
+            conn.execute(f"UPDATE marts.{table} SET evaluated_to = least(period_end, %s)", (end,))

@@ -72,26 +72,25 @@ def _q(conn: psycopg.Connection, sql: str, params: Any = None) -> list[dict]:
 
 
 def mart_periods(conn: psycopg.Connection) -> list[Period]:
-    """Every (report, period) the marts hold."""
+    """Every (report, period) the marts hold, with how far each was evaluated when the marts say so."""
     out: list[Period] = []
     for report, table in ((BIEU_06, "rpt_dossier_report"), (CHI_SO_CDS, "fct_indicator_values")):
-        end_col = "period_end" if _has_column(conn, table, "period_end") else None
-        types = list(PERIOD_TYPES[report])
-        if end_col:
-            rows = _q(
-                conn,
-                f"SELECT DISTINCT period_type, period_start, period_end FROM marts.{table} WHERE period_type = ANY(%s)",
-                (types,),
+        has_evaluated = _has_column(conn, table, "evaluated_to")
+        evaluated = "min(evaluated_to)" if has_evaluated else "NULL::date"
+        if _has_column(conn, table, "period_end"):
+            sql = (
+                f"SELECT period_type, period_start, max(period_end) AS period_end, {evaluated} AS evaluated_to"
+                f" FROM marts.{table} WHERE period_type = ANY(%s) GROUP BY period_type, period_start"
             )
-        else:  # rpt_dossier_report's contract lists no period_end: take it from the indicator fact
-            rows = _q(
-                conn,
-                "SELECT DISTINCT r.period_type, r.period_start, f.period_end FROM marts.rpt_dossier_report r"
-                " JOIN marts.fct_indicator_values f USING (period_type, period_start)"
-                " WHERE r.period_type = ANY(%s)",
-                (types,),
+        else:  # the contract lists no period_end for rpt_dossier_report: take it from the indicator fact
+            evaluated = "min(r.evaluated_to)" if has_evaluated else "NULL::date"
+            sql = (
+                f"SELECT r.period_type, r.period_start, max(f.period_end) AS period_end, {evaluated} AS evaluated_to"
+                " FROM marts.rpt_dossier_report r JOIN marts.fct_indicator_values f USING (period_type, period_start)"
+                " WHERE r.period_type = ANY(%s) GROUP BY r.period_type, r.period_start"
             )
-        out += [Period(report, r["period_type"], r["period_start"], r["period_end"]) for r in rows]
+        rows = _q(conn, sql, (list(PERIOD_TYPES[report]),))
+        out += [Period(report, r["period_type"], r["period_start"], r["period_end"], r["evaluated_to"]) for r in rows]
     return sorted(out, key=lambda p: (p.period_start, p.period_end, p.report, p.period_type))
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 BIEU_06 = "BIEU_06_TTHC"
@@ -41,6 +41,8 @@ class Period:
     period_type: str
     period_start: date
     period_end: date
+    # Last day the marts evaluated this period to (their `evaluated_to`): = period_end once complete.
+    evaluated_to: date | None = field(default=None, compare=False)
 
     @property
     def ky_bao_cao(self) -> dict:
@@ -77,8 +79,9 @@ def complete_periods(
 ) -> list[Period]:
     """Periods whose every day lies inside the loaded data.
 
-    The marts hold every period that contains at least one day of data. The end is covered when a
-    period of the same calendar starts after it (data exists on a later day) or `data_through` says so.
+    The marts hold every period that contains at least one day of data. The end is covered when the
+    marts evaluated the period to its end (`evaluated_to`), or, for marts without that column, when a
+    period of the same calendar starts after it (data exists on a later day); or `data_through` says so.
     The start is covered when it is on or after `data_from`; without it, the first day is estimated as
     the later of the two calendars' first finest periods (a calendar month starts on the 1st, a Decree 09
     window on the 15th, and data exists in both), which is exact when loading began on a 1st or a 15th.
@@ -92,10 +95,12 @@ def complete_periods(
     start = data_from or (max(earliest.values()) if earliest else None)
     out = []
     for p in periods:
-        later = latest.get(p.report)
-        end_ok = (later is not None and later > p.period_end) or (
-            data_through is not None and data_through >= p.period_end
-        )
+        if p.evaluated_to is not None:
+            end_ok = p.evaluated_to >= p.period_end
+        else:
+            later = latest.get(p.report)
+            end_ok = later is not None and later > p.period_end
+        end_ok = end_ok or (data_through is not None and data_through >= p.period_end)
         if end_ok and (start is None or p.period_start >= start):
             out.append(p)
     return out
