@@ -95,18 +95,17 @@ def encode_cp1258(text: str) -> bytes:
             continue
         except UnicodeEncodeError:
             pass
-        parts = unicodedata.normalize("NFD", ch)
-        # the longest prefix that composes into a cp1258 letter, then the remaining marks one by one
-        for cut in range(len(parts), 0, -1):
-            head = unicodedata.normalize("NFC", parts[:cut])
+        base, *marks = unicodedata.normalize("NFD", ch)
+        # a letter with its vowel mark (ê, ơ, ă ...) exists precomposed; the tone goes as a combining mark
+        for i, m in enumerate(marks):
+            rest = marks[:i] + marks[i + 1:]
             try:
-                b = head.encode("cp1258")
+                out += unicodedata.normalize("NFC", base + m).encode("cp1258") + "".join(rest).encode("cp1258")
+                break
             except UnicodeEncodeError:
                 continue
-            out += b + parts[cut:].encode("cp1258", errors="replace")
-            break
         else:
-            out += b"?"
+            out += (base + "".join(marks)).encode("cp1258", errors="replace")
     return bytes(out)
 
 
