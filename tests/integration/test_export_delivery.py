@@ -387,3 +387,37 @@ def test_every_built_document_is_valid(marts, warehouse):
                 assert {"QD766.TDGQ.ON_TIME", "EDOC.OUTGOING_SIGNED", build.QD766_TOTAL, build.CDS_TOTAL} <= codes
                 ranked = [c for i in doc["duLieu"] for c in i["chiTieu"] if "xepHang" in c]
                 assert ranked and all(c["ma"] in (build.QD766_TOTAL, build.CDS_TOTAL) for c in ranked)
+
+
+def test_cli_run_list_show_resend(marts, warehouse, tmp_path, monkeypatch, capsys):
+    from chiso.cli import main
+
+    with Receiver() as rcv:
+        monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE_DB", warehouse.uri("chiso_loader"))
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_NATIONAL_REPORT_API",
+            json.dumps(
+                {"conn_type": "http", "host": "127.0.0.1", "port": rcv.port, "schema": "http", "password": TOKEN}
+            ),
+        )
+        monkeypatch.setenv("CHISO_EXPORTS_DIR", str(tmp_path))
+        assert main(["exports", "run", "--today", "2024-04-01", "--json"]) == 0
+        summary = json.loads(capsys.readouterr().out)
+        assert summary["ok"] and len(summary["accepted"]) == len(rcv.received()) > 0
+
+        assert main(["exports", "list", "--json"]) == 0
+        rows = json.loads(capsys.readouterr().out)
+        assert len(rows) == len(summary["accepted"]) and {r["status"] for r in rows} == {"accepted"}
+        assert main(["exports", "list"]) == 0
+        assert "đã tiếp nhận" in capsys.readouterr().out
+
+        sid = rows[0]["submission_id"]
+        assert main(["exports", "show", str(sid)]) == 0
+        out = capsys.readouterr().out
+        assert "Các lần gửi (1)" in out and rows[0]["receipt"] in out
+        assert main(["exports", "show", str(sid), "--document"]) == 0
+        assert json.loads(capsys.readouterr().out)["lanGui"] == 1
+        assert main(["exports", "resend", str(sid)]) == 0
+        assert "cùng mã tiếp nhận" in capsys.readouterr().out
+        assert main(["exports", "show", "999999"]) == 1
+        assert len(rcv.received()) == len(rows)
