@@ -26,7 +26,7 @@ PARSE = textwrap.dedent(
             "timezone": str(dag.timezone),
             "catchup": dag.catchup,
             "retries": [t.retries for t in dag.tasks],
-            "schedule": str(dag.timetable.summary),
+            "schedule": str(getattr(dag.timetable, "summary", None) or type(dag.timetable).__name__),
             "n_tasks": len(dag.tasks),
             "task_ids": [t.task_id for t in dag.tasks],
         }
