@@ -17,13 +17,31 @@ def dbt_executable() -> str:
     return os.environ.get("CHISO_DBT_EXECUTABLE", str(REPO_ROOT / ".venvs" / "dbt" / "bin" / "dbt"))
 
 
+def manifest_path() -> Path:
+    return project_dir() / "target" / "manifest.json"
+
+
+def parse_project(env: dict[str, str]) -> None:
+    """`dbt parse` → target/manifest.json, which Cosmos renders from (fast, no dbt call at DAG parse time)."""
+    import subprocess
+
+    r = subprocess.run(
+        [dbt_executable(), "parse", "--project-dir", str(project_dir()), "--profiles-dir", str(project_dir())],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+    if r.returncode != 0:
+        raise RuntimeError(f"dbt parse failed:\n{r.stdout[-3000:]}\n{r.stderr[-2000:]}")
+
+
 def cosmos_configs():
     """(ProjectConfig, ProfileConfig, ExecutionConfig, RenderConfig) for the transform DAG."""
     from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
     from cosmos.constants import InvocationMode, LoadMode, TestBehavior
 
+    manifest = manifest_path()
     project = ProjectConfig(
         dbt_project_path=project_dir(),
+        manifest_path=manifest if manifest.exists() else None,
         env_vars={k: v for k, v in os.environ.items() if k.startswith(("CHISO_PG_", "CHISO_DBT_"))},
     )
     profile = ProfileConfig(
@@ -31,7 +49,8 @@ def cosmos_configs():
     )
     execution = ExecutionConfig(dbt_executable_path=dbt_executable(), invocation_mode=InvocationMode.SUBPROCESS)
     render = RenderConfig(
-        load_method=LoadMode.DBT_LS,
+        # The manifest `chiso up` writes keeps DAG parsing to a file read; dbt ls is the fallback.
+        load_method=LoadMode.DBT_MANIFEST if manifest.exists() else LoadMode.DBT_LS,
         dbt_executable_path=dbt_executable(),
         invocation_mode=InvocationMode.SUBPROCESS,
         test_behavior=TestBehavior.AFTER_EACH,

@@ -46,6 +46,10 @@ def parsed(tmp_path_factory):
         "CHISO_DBT_PASSWORD": os.environ.get("CHISO_DBT_PASSWORD", "parse-only"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
     }
+    # Render transform_warehouse from a fresh manifest, as `chiso up` does.
+    from chiso.dbt_config import parse_project
+
+    parse_project(env)
     # A subprocess: Airflow's settings are read at import and must not leak into other tests.
     r = subprocess.run([sys.executable, "-c", PARSE, str(REPO_ROOT / "dags")], env=env, capture_output=True,
                        text=True, timeout=600)

@@ -98,6 +98,7 @@ def airflow_env(s: Settings, creds: dict[str, str]) -> dict[str, str]:
         # Shared by api-server and workers: task JWTs must verify across processes.
         "AIRFLOW__API_AUTH__JWT_SECRET": creds["airflow_jwt_secret"],
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(s.logs / "airflow"),
         # Log-serving ports follow the API port so a test stack can run beside a dev stack.

@@ -103,6 +103,9 @@ class Stack:
             _run(comp.airflow_argv(s, "db") + ["migrate"], env=env, log=s.logs / "airflow-setup.log",
                  what="airflow db migrate")
             stamp.write_text(key)
+        from chiso.dbt_config import parse_project
+
+        parse_project(env)
         for c in comp.AIRFLOW_COMPONENTS:
             name = AIRFLOW_PREFIX + c
             if process.read_pid(s.run_dir, name):
