@@ -83,7 +83,9 @@
             (p.period_type, p.period_start) in (
                 {{ refreshed_periods(upstreams) }}
                 union
-                {{ missing_periods() }}
+                (
+                    {{ missing_periods() }}
+                )
             )
     {%- endif %}
 {%- endmacro %}

@@ -47,10 +47,24 @@ PROCEDURES = [
 ]
 
 DOSSIER_COLUMNS = (
-    "tiep_nhan_truc_tuyen", "tiep_nhan_truc_tiep", "tiep_nhan_buu_chinh", "tiep_nhan_toan_trinh",
-    "da_xu_ly_truoc_han", "da_xu_ly_dung_han", "da_xu_ly_qua_han", "dong_bo_dvcqg", "co_ket_qua_dien_tu",
-    "so_hoa", "tai_su_dung_du_lieu", "luu_kho_ca_nhan", "su_dung_du_lieu_dan_cu", "co_nghia_vu_tai_chinh",
-    "thanh_toan_truc_tuyen", "danh_gia_khong_hai_long", "dang_xu_ly_trong_han", "dang_xu_ly_qua_han",
+    "tiep_nhan_truc_tuyen",
+    "tiep_nhan_truc_tiep",
+    "tiep_nhan_buu_chinh",
+    "tiep_nhan_toan_trinh",
+    "da_xu_ly_truoc_han",
+    "da_xu_ly_dung_han",
+    "da_xu_ly_qua_han",
+    "dong_bo_dvcqg",
+    "co_ket_qua_dien_tu",
+    "so_hoa",
+    "tai_su_dung_du_lieu",
+    "luu_kho_ca_nhan",
+    "su_dung_du_lieu_dan_cu",
+    "co_nghia_vu_tai_chinh",
+    "thanh_toan_truc_tuyen",
+    "danh_gia_khong_hai_long",
+    "dang_xu_ly_trong_han",
+    "dang_xu_ly_qua_han",
 )
 # (ngay, unit, procedure) -> counts in DOSSIER_COLUMNS order
 #            onl inp post full early ont late sync eres dig reuse pers pop fee paid diss within overdue
@@ -63,7 +77,11 @@ DOSSIERS = {
 }
 
 PETITION_COLUMNS = (
-    "tiep_nhan", "da_xu_ly_dung_han", "da_xu_ly_qua_han", "khong_hai_long", "dang_xu_ly_trong_han",
+    "tiep_nhan",
+    "da_xu_ly_dung_han",
+    "da_xu_ly_qua_han",
+    "khong_hai_long",
+    "dang_xu_ly_trong_han",
     "dang_xu_ly_qua_han",
 )
 PETITIONS = {
@@ -72,8 +90,15 @@ PETITIONS = {
 }
 
 DOCUMENT_COLUMNS = (
-    "incoming_total", "incoming_electronic", "outgoing_total", "outgoing_electronic", "outgoing_signed",
-    "outgoing_via_axis", "paper_parallel", "work_files_total", "work_files_online",
+    "incoming_total",
+    "incoming_electronic",
+    "outgoing_total",
+    "outgoing_electronic",
+    "outgoing_signed",
+    "outgoing_via_axis",
+    "paper_parallel",
+    "work_files_total",
+    "work_files_online",
 )
 DOCUMENTS = {
     ("2024-02-01", S1): (10, 8, 10, 9, 8, 6, 2, 5, 3),
@@ -82,8 +107,14 @@ DOCUMENTS = {
 }
 
 SIGNATURE_COLUMNS = (
-    "org_certs_active", "personal_certs_active", "org_certs_issued", "personal_certs_issued", "certs_revoked",
-    "org_signatures", "personal_signatures", "remote_signatures",
+    "org_certs_active",
+    "personal_certs_active",
+    "org_certs_issued",
+    "personal_certs_issued",
+    "certs_revoked",
+    "org_signatures",
+    "personal_signatures",
+    "remote_signatures",
 )
 SIGNATURES = {
     ("2024-02-01", S1): (1, 30, 0, 0, 0, 5, 10, 3),
@@ -147,8 +178,23 @@ def load_all(conn: psycopg.Connection) -> None:
             " co_phi_le_phi, tich_hop_thanh_toan, doi_tuong_cong_dan, ket_noi_du_lieu_dan_cu,"
             " ngay_hieu_luc_van_ban, ngay_quyet_dinh_cong_bo, ngay_cong_khai, noi_dung_day_du, don_vi_thuc_hien,"
             " _batch_id, _row_hash) VALUES (%s, %s, 'Tư pháp', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (code, f"Thủ tục {code}", level, mode, fee, pay, citizen, pop, eff, ann, pub, full, units, batch,
-             _hash((code, level))),
+            (
+                code,
+                f"Thủ tục {code}",
+                level,
+                mode,
+                fee,
+                pay,
+                citizen,
+                pop,
+                eff,
+                ann,
+                pub,
+                full,
+                units,
+                batch,
+                _hash((code, level)),
+            ),
         )
     batch = new_batch(conn, "one_stop_shop", "dossier_daily")
     for (day, unit, procedure), counts in DOSSIERS.items():
@@ -159,7 +205,13 @@ def load_all(conn: psycopg.Connection) -> None:
     _insert_unit_rows(conn, batch, "edoc_documents_daily", "report_date", "org_code", DOCUMENT_COLUMNS, DOCUMENTS)
     batch = new_batch(conn, "esign", "signatures_daily")
     _insert_unit_rows(
-        conn, batch, "esign_signatures_daily", "report_date", "ma_dinh_danh", SIGNATURE_COLUMNS, SIGNATURES,
+        conn,
+        batch,
+        "esign_signatures_daily",
+        "report_date",
+        "ma_dinh_danh",
+        SIGNATURE_COLUMNS,
+        SIGNATURES,
         extra={"source_file": "2024/02/chu_ky_so.csv", "file_version": 1},
     )
 

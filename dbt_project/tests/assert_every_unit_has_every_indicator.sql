@@ -1,0 +1,31 @@
+-- Row existence contract: in every period, every unit valid in it has every catalogue indicator at scope 'unit'.
+with
+
+expected as (
+    select
+        u.period_type,
+        u.period_start,
+        u.unit_code,
+        count(distinct cat.indicator_code) as indicators
+    from {{ ref('int_unit_periods') }} as u
+    inner join {{ ref('indicator_catalogue') }} as cat
+        on cat.valid_from <= u.period_end and (cat.valid_to is null or cat.valid_to >= u.period_end)
+    group by u.period_type, u.period_start, u.unit_code
+),
+
+actual as (
+    select
+        period_type,
+        period_start,
+        unit_code,
+        count(distinct indicator_code) as indicators
+    from {{ ref('fct_indicator_values') }}
+    where scope = 'unit'
+    group by period_type, period_start, unit_code
+)
+
+select e.*, a.indicators as actual_indicators
+from expected as e
+left join actual as a
+    on e.period_type = a.period_type and e.period_start = a.period_start and e.unit_code = a.unit_code
+where a.indicators is distinct from e.indicators
