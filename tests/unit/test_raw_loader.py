@@ -57,16 +57,12 @@ def unit(code: str, name: str = "UBND", **kw) -> dict:
 def pages(records: list, size: int = 2) -> list[list[SourceRow]]:
     out = []
     for i in range(0, len(records), size):
-        out.append(
-            [SourceRow(f"trang={i // size + 1} dòng {j + 1}", r) for j, r in enumerate(records[i : i + size])]
-        )
+        out.append([SourceRow(f"trang={i // size + 1} dòng {j + 1}", r) for j, r in enumerate(records[i : i + size])])
     return out
 
 
 def load_docs(wh, records, start=D1, end=D2, **kw):
-    return load_batch(
-        wh.uri(), EDOC_DOCUMENTS_DAILY, pages(records), window_start=start, window_end=end, **kw
-    )
+    return load_batch(wh.uri(), EDOC_DOCUMENTS_DAILY, pages(records), window_start=start, window_end=end, **kw)
 
 
 def q(wh, query, *args):
@@ -92,9 +88,7 @@ def test_versions_idempotency_and_tombstones(fresh_schema):
         wh,
         "SELECT report_date, org_code, incoming_total FROM raw.edoc_documents_daily_latest ORDER BY 1, 2",
     )
-    expected = sorted(
-        (date.fromisoformat(r["report_date"]), r["org_code"], r["incoming_total"]) for r in second
-    )
+    expected = sorted((date.fromisoformat(r["report_date"]), r["org_code"], r["incoming_total"]) for r in second)
     assert latest == expected
     # The tombstone keeps the key with zero counts; every version is kept.
     assert q(
@@ -287,9 +281,7 @@ def test_temp_table_path_when_role_may_create_temp_tables(fresh_schema):
         r1 = load_docs(wh, [doc(D1, u) for u in UNITS])
         r2 = load_docs(wh, [doc(D1, u) for u in UNITS[:2]])
         assert (r1.rows_new_versions, r2.rows_deleted) == (3, 1)
-        assert q(
-            wh, "SELECT count(*) FROM pg_tables WHERE schemaname = 'raw' AND tablename LIKE '\\_load%%'"
-        ) == [(0,)]
+        assert q(wh, "SELECT count(*) FROM pg_tables WHERE schemaname = 'raw' AND tablename LIKE '\\_load%%'") == [(0,)]
     finally:
         with wh.connect("postgres", autocommit=True) as su:
             su.execute("REVOKE TEMPORARY ON DATABASE chiso FROM chiso_loader")
