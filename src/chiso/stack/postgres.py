@@ -185,6 +185,13 @@ def bootstrap(s: Settings, creds: dict[str, str]) -> None:
             psql(s, f"CREATE DATABASE {db} OWNER {owner} ENCODING 'UTF8' TEMPLATE template0", password=su)
     sql_file = Path(__file__).with_name("warehouse_grants.sql")
     psql(s, sql_file.read_text(), db=WAREHOUSE_DB, password=su)
+    # The raw tables exist from the start, so dbt sources and quality checks never meet a missing relation.
+    import psycopg
+
+    from chiso.raw.loader import ensure_schema
+
+    with psycopg.connect(uri(s, "chiso_loader", creds["pg_loader"]), autocommit=True) as conn:
+        ensure_schema(conn)
 
 
 def ensure_running(s: Settings, creds: dict[str, str]) -> float:

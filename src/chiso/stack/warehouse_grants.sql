@@ -5,6 +5,8 @@ REVOKE ALL ON DATABASE chiso FROM PUBLIC;
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 GRANT CONNECT ON DATABASE chiso TO chiso_loader, chiso_transformer, chiso_reader;
 GRANT CREATE ON DATABASE chiso TO chiso_transformer;
+-- Loaders stage each batch in a TEMP table before merging versions.
+GRANT TEMPORARY ON DATABASE chiso TO chiso_loader, chiso_transformer;
 
 CREATE SCHEMA IF NOT EXISTS raw AUTHORIZATION chiso_loader;
 CREATE SCHEMA IF NOT EXISTS quality AUTHORIZATION chiso_loader;
