@@ -145,11 +145,8 @@ def query_object(params: dict) -> dict:
             q["series_limit"] = params["limit"]
             q["series_limit_metric"] = params.get("series_limit_metric") or metrics[0]
             q["order_desc"] = params.get("order_desc", True)
-        sort = params.get("x_axis_sort")
-        if sort in metrics:
-            q["orderby"] = [[sort, bool(params.get("x_axis_sort_asc"))]]
-        else:
-            q["orderby"] = [[metrics[0], False]]
+        # The row limit keeps the largest values; the plugin orders the bars on screen afterwards.
+        q["orderby"] = [[metrics[0], False]]
         x_label = params["x_axis"]
         q["post_processing"] = [
             {"operation": "pivot", "options": {"index": [x_label], "columns": groupby,

@@ -1,0 +1,267 @@
+"""The Sở TT&TT dashboards in a real Superset 6.1 over the fake marts (tests/integration/test_superset_fake_marts.py).
+
+One Superset + PostgreSQL on their own home and ports (CHISO_TEST_SUPERSET_HOME, 5612 / 8612 unless
+CHISO_TEST_SUPERSET_PG_PORT / CHISO_TEST_SUPERSET_PORT say otherwise) for the module; first start ≈ 1 min.
+The same checks run against the full stack with pipeline data in tests/e2e/test_superset_stack.py.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from chiso.settings import REPO_ROOT, Settings
+from chiso.stack import components as comp
+from chiso.stack.superset_setup import VIEWER_PERMISSIONS, VIEWER_ROLE, SupersetApi, api, bundle_uuids, import_assets
+
+ASSETS = REPO_ROOT / "superset" / "assets"
+DASHBOARDS = {  # slug -> (title, charts on it)
+    "xep-hang-chuyen-doi-so": ("Xếp hạng chuyển đổi số", 4),
+    "chi-so-766": ("Chỉ số phục vụ người dân, doanh nghiệp (766)", 8),
+    "van-ban-dien-tu-chu-ky-so": ("Văn bản điện tử & chữ ký số", 8),
+    "chat-luong-du-lieu": ("Chất lượng dữ liệu", 5),
+}
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@dataclass
+class SupersetTarget:
+    url: str
+    admin: SupersetApi
+    viewer_user: str
+    viewer_password: str
+    settings: Settings | None = None
+    creds: dict | None = None
+
+
+@pytest.fixture(scope="module")
+def superset_dev() -> Iterator[SupersetTarget]:
+    from test_superset_fake_marts import load_into
+
+    from chiso.stack.supervisor import Stack
+
+    keep = os.environ.get("CHISO_TEST_SUPERSET_HOME")
+    home = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="chiso-superset-test-"))
+    home.mkdir(parents=True, exist_ok=True)
+    os.chmod(home, 0o755)  # noqa: S103 - the postgres OS user must traverse it
+    s = Settings(home=home, pg_port=int(os.environ.get("CHISO_TEST_SUPERSET_PG_PORT", "5612")),
+                 superset_port=int(os.environ.get("CHISO_TEST_SUPERSET_PORT", "8612")))
+    stack = Stack(s)
+    try:
+        stack._up_postgres()
+        load_into(s, stack.creds)
+        stack._up_superset()  # imports the bundle and makes the viewer, as `chiso up` does
+        yield SupersetTarget(f"http://{s.host}:{s.superset_port}", api(s, stack.creds), comp.SUPERSET_VIEWER,
+                             stack.creds["superset_viewer"], s, stack.creds)
+    finally:
+        stack.down()
+        if not keep:
+            shutil.rmtree(home, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- checks shared with the e2e module
+
+
+def check_assets_once(target: SupersetTarget) -> None:
+    """Every dashboard, chart and dataset of the bundle exists exactly once (by uuid and by name)."""
+    expected = bundle_uuids(ASSETS)
+    for kind, name_col in (("dashboard", "dashboard_title"), ("chart", "slice_name"), ("dataset", "table_name")):
+        rows = target.admin.list_all(kind, ("id", "uuid", name_col))
+        uuids = [str(r["uuid"]) for r in rows if str(r["uuid"]) in expected[kind]]
+        assert sorted(uuids) == sorted(expected[kind]), f"{kind}: {len(uuids)} of {len(expected[kind])}"
+        ours = [r[name_col] for r in rows if str(r["uuid"]) in expected[kind]]
+        dupes = {n for n in ours if [r[name_col] for r in rows].count(n) > 1}
+        assert not dupes, f"{kind} names present more than once: {dupes}"
+    titles = {r["dashboard_title"] for r in target.admin.list_all("dashboard", ("id", "uuid", "dashboard_title"))}
+    assert {t for t, _ in DASHBOARDS.values()} <= titles
+
+
+def check_chart_data(client: SupersetApi) -> dict[str, int]:
+    """Every chart's saved query context runs without error and returns rows."""
+    rows = {}
+    for chart in client.list_all("chart", ("id", "uuid", "slice_name")):
+        r = client.http.get(f"/api/v1/chart/{chart['id']}/data/")
+        assert r.status_code == 200, f"{chart['slice_name']}: {r.status_code} {r.text[:500]}"
+        results = r.json()["result"]
+        assert all(not q.get("error") for q in results), f"{chart['slice_name']}: {results}"
+        rows[chart["slice_name"]] = sum(q["rowcount"] for q in results)
+    empty = [name for name, n in rows.items() if n == 0]
+    assert not empty, f"charts without rows: {empty}"
+    return rows
+
+
+def viewer_session(target: SupersetTarget) -> SupersetApi:
+    return SupersetApi(target.url, target.viewer_user, target.viewer_password)
+
+
+def browse_dashboards(target: SupersetTarget, shots: Path) -> dict[str, dict]:
+    """Log in as the viewer in headless Chromium, open every dashboard, wait for its charts, screenshot."""
+    from playwright.sync_api import sync_playwright
+
+    report: dict[str, dict] = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1200}, locale="vi-VN")
+            page.goto(f"{target.url}/login/")
+            page.fill("#username", target.viewer_user)
+            page.fill("#password", target.viewer_password)
+            page.locator("button[type=submit], button:has-text('Sign in'), button:has-text('Đăng nhập')").first.click()
+            page.wait_for_url(lambda u: "/login" not in u, timeout=60_000)
+            data_errors: list[str] = []
+            page.on("response", lambda r: data_errors.append(f"{r.status} {r.url}")
+                    if "/api/v1/chart/data" in r.url and r.status >= 400 else None)
+            for slug, (title, n_charts) in DASHBOARDS.items():
+                data_errors.clear()
+                page.goto(f"{target.url}/superset/dashboard/{slug}/", wait_until="domcontentloaded")
+                page.get_by_text(title).first.wait_for(timeout=60_000)
+                charts = page.locator('[data-test="chart-grid-component"]')
+                charts.nth(n_charts - 1).wait_for(timeout=60_000)
+                # every chart has rendered: no spinner left and each holds a canvas, svg or table
+                page.wait_for_function(
+                    """n => {
+                        const cs = document.querySelectorAll('[data-test="chart-grid-component"]');
+                        if (cs.length < n) return false;
+                        if (document.querySelector('[data-test="chart-grid-component"] [aria-label="Loading"],'
+                            + ' [data-test="chart-grid-component"] .loading')) return false;
+                        return [...cs].every(c => c.querySelector('canvas, svg, table, .header-line,'
+                            + ' .superset-legacy-chart-big-number, .big_number, [data-test="error-message"],'
+                            + ' .ant-alert'));
+                    }""", arg=n_charts, timeout=120_000)
+                page.wait_for_load_state("networkidle")
+                errors = page.locator(
+                    '[data-test="chart-grid-component"] .ant-alert-error, '
+                    '[data-test="chart-grid-component"] [data-test="error-message"], '
+                    '[data-test="chart-grid-component"] .alert-danger'
+                )
+                shot = shots / f"superset-{slug}.png"
+                page.screenshot(path=str(shot), full_page=True)
+                report[slug] = {"charts": charts.count(), "errors": errors.count(),
+                                "error_text": [errors.nth(i).inner_text()[:300] for i in range(errors.count())],
+                                "data_errors": list(data_errors), "screenshot": shot}
+            # writes from the viewer's own browser session, with the page's CSRF token
+            chart_id = target.admin.list_all("chart", ("id", "slice_name"))[0]["id"]
+            report["writes"] = page.evaluate("""async (chartId) => {
+                const token = document.querySelector('#csrf_token')?.value;
+                const h = {'Content-Type': 'application/json', 'X-CSRFToken': token};
+                const put = await fetch(`/api/v1/chart/${chartId}`,
+                    {method: 'PUT', headers: h, body: JSON.stringify({slice_name: 'bị sửa'})});
+                const sql = await fetch('/api/v1/sqllab/execute/', {method: 'POST', headers: h,
+                    body: JSON.stringify({database_id: 1, sql: 'SELECT 1', runAsync: false})});
+                const del = await fetch(`/api/v1/chart/${chartId}`, {method: 'DELETE', headers: h});
+                return {token: !!token, put: put.status, sql: sql.status, del: del.status};
+            }""", chart_id)
+            report["writes"]["chart_id"] = chart_id
+            # SQL Lab in the viewer's browser session: refused (403 or sent away), no SQL editor
+            resp = page.goto(f"{target.url}/sqllab/")
+            page.wait_for_load_state("networkidle")
+            page.screenshot(path=str(shots / "superset-sqllab-viewer.png"))
+            report["sqllab"] = {"status": resp.status if resp else None, "url": page.url,
+                                "editor": page.locator(".ace_editor, [data-test='sql-editor-tabs']").count()}
+        finally:
+            browser.close()
+    return report
+
+
+def check_viewer_refused(target: SupersetTarget) -> None:
+    """The viewer reads dashboards and chart data but gets no SQL Lab, no editing, no other database."""
+    viewer = viewer_session(target)
+    dashboards = viewer.list_all("dashboard", ("id", "dashboard_title"))
+    assert {t for t, _ in DASHBOARDS.values()} <= {d["dashboard_title"] for d in dashboards}
+
+    assert viewer.http.get("/api/v1/sqllab/").status_code in (401, 403)
+    assert viewer.http.get("/api/v1/saved_query/").status_code in (401, 403)
+    r = viewer.http.get("/api/v1/database/")
+    assert r.status_code in (401, 403) or r.json().get("count", 0) == 0
+
+    role = target.admin.get("/api/v1/security/roles/",
+                            params={"q": f"(filters:!((col:name,opr:eq,value:{VIEWER_ROLE})))"})
+    perms = target.admin.get(f"/api/v1/security/roles/{role['result'][0]['id']}/permissions/")["result"]
+    names = {(p["permission_name"], p["view_menu_name"]) for p in perms}
+    datasets = {f"[{d['database']['database_name']}].[{d['table_name']}](id:{d['id']})"
+                for d in target.admin.list_all("dataset", ("id", "uuid", "table_name", "database.database_name"))
+                if str(d["uuid"]) in bundle_uuids(ASSETS)["dataset"]}
+    extra = names - set(VIEWER_PERMISSIONS) - {("datasource_access", d) for d in datasets}
+    assert not extra, f"the viewer role holds more than it needs: {sorted(extra)}"
+    assert {("datasource_access", d) for d in datasets} <= names
+    users = target.admin.get("/api/v1/security/users/",
+                             params={"q": f"(filters:!((col:username,opr:eq,value:{target.viewer_user})))"})
+    assert [r["name"] for r in users["result"][0]["roles"]] == [VIEWER_ROLE]
+
+
+# ---------------------------------------------------------------- tests
+
+
+def test_each_asset_exists_once_after_reimport(superset_dev: SupersetTarget) -> None:
+    import_assets(superset_dev.settings, superset_dev.creds)  # a warm start imports again
+    check_assets_once(superset_dev)
+
+
+def test_every_chart_returns_rows(superset_dev: SupersetTarget) -> None:
+    rows = check_chart_data(superset_dev.admin)
+    assert len(rows) == len(bundle_uuids(ASSETS)["chart"])
+
+
+def test_viewer_reads_chart_data(superset_dev: SupersetTarget) -> None:
+    check_chart_data(viewer_session(superset_dev))
+
+
+def test_viewer_refused_sql_lab_and_editing(superset_dev: SupersetTarget) -> None:
+    check_viewer_refused(superset_dev)
+
+
+def test_dashboards_render_for_viewer(superset_dev: SupersetTarget, artifacts_dir: Path) -> None:
+    report = browse_dashboards(superset_dev, artifacts_dir)
+    for slug, (_title, n_charts) in DASHBOARDS.items():
+        got = report[slug]
+        assert got["charts"] == n_charts, (slug, got)
+        assert got["errors"] == 0 and not got["data_errors"], (slug, got)
+        assert got["screenshot"].stat().st_size > 20_000
+    writes = report["writes"]
+    assert writes["token"] and writes["put"] == 403 and writes["del"] == 403 and writes["sql"] in (401, 403), writes
+    chart = superset_dev.admin.get(f"/api/v1/chart/{writes['chart_id']}")["result"]
+    assert chart["slice_name"] != "bị sửa"
+    sqllab = report["sqllab"]
+    assert sqllab["editor"] == 0 and (sqllab["status"] in (401, 403) or "/sqllab" not in sqllab["url"]), sqllab
+
+
+def test_ranking_marks_rank_changes(superset_dev: SupersetTarget) -> None:
+    """The ranking table shows ▲/▼ for units that moved and its rows follow the rank order."""
+    chart = next(c for c in superset_dev.admin.list_all("chart", ("id", "slice_name"))
+                 if c["slice_name"] == "Bảng xếp hạng")
+    data = superset_dev.admin.get(f"/api/v1/chart/{chart['id']}/data/")["result"][0]["data"]
+    labels = {row["rank_change_label"] for row in data}
+    assert any(lbl.startswith("▲") for lbl in labels) and any(lbl.startswith("▼") for lbl in labels), labels
+    ranks = [row["rank"] for row in data]
+    assert ranks == sorted(ranks)
+
+
+def test_changed_chart_file_updates_chart(superset_dev: SupersetTarget, tmp_path: Path) -> None:
+    assets = tmp_path / "assets"
+    shutil.copytree(ASSETS, assets)
+    path = assets / "charts" / "rank_scores.yaml"
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["slice_name"] = "Điểm theo đơn vị (đã sửa)"
+    doc["params"]["row_limit"] = 7
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    s = superset_dev.settings
+    try:
+        import_assets(s, superset_dev.creds, assets)
+        rows = [c for c in superset_dev.admin.list_all("chart", ("id", "uuid", "slice_name", "params"))
+                if str(c["uuid"]) == doc["uuid"]]
+        assert len(rows) == 1 and rows[0]["slice_name"] == "Điểm theo đơn vị (đã sửa)"
+        data = superset_dev.admin.get(f"/api/v1/chart/{rows[0]['id']}/data/")["result"][0]
+        assert data["rowcount"] <= 7
+    finally:
+        import_assets(s, superset_dev.creds)
+    restored = [c for c in superset_dev.admin.list_all("chart", ("id", "uuid", "slice_name"))
+                if str(c["uuid"]) == doc["uuid"]]
+    assert [c["slice_name"] for c in restored] == ["Điểm theo đơn vị"]
