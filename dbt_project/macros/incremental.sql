@@ -9,7 +9,7 @@
 -#}
 
 {% macro run_stamp() -%}
-    '{{ run_started_at.isoformat() }}'::timestamptz
+    '{{ run_started_at }}'::timestamptz
 {%- endmacro %}
 
 {% macro refresh_watermark(relation=none) -%}

@@ -10,7 +10,9 @@ framework_max as (
     group by framework
 )
 
-select w.ranking_code, sum(w.multiplier * f.max_points) as max_score
+select
+    w.ranking_code,
+    sum(w.multiplier * f.max_points) as max_score
 from {{ ref('ranking_weights') }} as w
 inner join framework_max as f on w.component_code = f.framework
 group by w.ranking_code

@@ -9,7 +9,7 @@ expected as (
         count(distinct cat.indicator_code) as indicators
     from {{ ref('int_unit_periods') }} as u
     inner join {{ ref('indicator_catalogue') }} as cat
-        on cat.valid_from <= u.period_end and (cat.valid_to is null or cat.valid_to >= u.period_end)
+        on u.period_end >= cat.valid_from and (cat.valid_to is null or u.period_end <= cat.valid_to)
     group by u.period_type, u.period_start, u.unit_code
 ),
 
@@ -24,7 +24,9 @@ actual as (
     group by period_type, period_start, unit_code
 )
 
-select e.*, a.indicators as actual_indicators
+select
+    e.*,
+    a.indicators as actual_indicators
 from expected as e
 left join actual as a
     on e.period_type = a.period_type and e.period_start = a.period_start and e.unit_code = a.unit_code

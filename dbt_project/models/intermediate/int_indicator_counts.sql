@@ -68,13 +68,13 @@ publication as (
         count(*) filter (where pr.announced_on between p.period_start and p.period_end) as announced,
         count(*) filter (
             where
-                pr.announced_on between p.period_start and p.period_end
-                and pr.effective_wdn - pr.announced_wdn >= 5
+            pr.announced_on between p.period_start and p.period_end
+            and pr.effective_wdn - pr.announced_wdn >= 5
         ) as announced_on_time,
         count(*) filter (
             where
-                pr.announced_on between p.period_start and p.period_end
-                and pr.published_wdn - pr.announced_wdn <= 5
+            pr.announced_on between p.period_start and p.period_end
+            and pr.published_wdn - pr.announced_wdn <= 5
         ) as published_on_time,
         count(*) filter (where pr.announced_on <= p.period_end) as procedures_at_end,
         count(*) filter (where pr.announced_on <= p.period_end and pr.is_content_full) as content_full_at_end
@@ -246,7 +246,14 @@ measures as (
         sig.communes,
         sig.communes_with_e_copy
     from signatures as sig
-    inner join (select distinct period_type, period_start, unit_code, scope from scopes) as g
+    inner join (
+        select distinct
+            period_type,
+            period_start,
+            unit_code,
+            scope
+        from scopes
+    ) as g
         on
             sig.period_type = g.period_type
             and sig.period_start = g.period_start
@@ -342,14 +349,14 @@ cross join lateral (
         case
             when m.resolved_total + m.in_progress_total > 0
                 then greatest(
-                    0,
-                    1
-                    - (m.resolved_late + m.in_progress_overdue)::numeric / (m.resolved_total + m.in_progress_total)
-                    - case
-                        when m.resolved_total > 0 then m.dossier_dissatisfied::numeric / m.resolved_total
-                        else 0
-                    end
-                )
+                        0,
+                        1
+                        - (m.resolved_late + m.in_progress_overdue)::numeric / (m.resolved_total + m.in_progress_total)
+                        - case
+                            when m.resolved_total > 0 then m.dossier_dissatisfied::numeric / m.resolved_total
+                            else 0
+                        end
+                    )
         end,
         m.resolved_total + m.in_progress_total > 0
     ),

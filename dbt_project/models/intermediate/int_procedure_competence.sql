@@ -18,4 +18,4 @@ from units as u
 inner join {{ ref('stg_one_stop_shop__procedures') }} as p
     on
         u.unit_code = any(p.competent_unit_codes)
-        or (cardinality(p.competent_unit_codes) = 0 and p.procedure_level = u.procedure_level)
+        or (cardinality(p.competent_unit_codes) = 0 and u.procedure_level = p.procedure_level)

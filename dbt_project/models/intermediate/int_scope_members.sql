@@ -12,9 +12,9 @@ tree (period_type, period_start, area_unit_code, member_unit_code, depth) as (
     select
         period_type,
         period_start,
-        unit_code,
-        unit_code,
-        0
+        unit_code as area_unit_code,
+        unit_code as member_unit_code,
+        0 as depth
     from units
     union all
     select
@@ -29,7 +29,7 @@ tree (period_type, period_start, area_unit_code, member_unit_code, depth) as (
             t.period_type = child.period_type
             and t.period_start = child.period_start
             and t.member_unit_code = child.parent_unit_code
-            and child.unit_code != t.area_unit_code
+            and t.area_unit_code != child.unit_code
     where t.depth < 10  -- guards against a cycle in the register
 ),
 

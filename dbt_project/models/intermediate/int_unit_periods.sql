@@ -15,6 +15,6 @@ select distinct on (p.period_type, p.period_start, u.unit_code)
     u.valid_from
 from {{ ref('int_periods') }} as p
 inner join {{ ref('stg_one_stop_shop__units') }} as u
-    on u.valid_from <= p.period_end and (u.valid_to is null or u.valid_to >= p.period_start)
+    on p.period_end >= u.valid_from and (u.valid_to is null or p.period_start <= u.valid_to)
 left join {{ ref('unit_types') }} as t on u.unit_type = t.unit_type
-order by p.period_type, p.period_start, u.unit_code, u.valid_from desc
+order by p.period_type asc, p.period_start asc, u.unit_code asc, u.valid_from desc

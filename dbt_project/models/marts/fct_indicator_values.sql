@@ -56,8 +56,8 @@ rated as (
     inner join {{ ref('indicator_catalogue') }} as cat
         on
             c.indicator_code = cat.indicator_code
-            and cat.valid_from <= c.period_end
-            and (cat.valid_to is null or cat.valid_to >= c.period_end)
+            and c.period_end >= cat.valid_from
+            and (cat.valid_to is null or c.period_end <= cat.valid_to)
     left join {{ ref('work_file_targets') }} as t on c.unit_type = t.unit_type
 )
 

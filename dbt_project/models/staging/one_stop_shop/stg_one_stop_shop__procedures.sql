@@ -22,7 +22,7 @@ select
     ngay_quyet_dinh_cong_bo::date as announced_on,
     ngay_cong_khai::date as published_on,
     coalesce(noi_dung_day_du, false) as is_content_full,
-    coalesce(don_vi_thuc_hien, '{}'::text [])::text [] as competent_unit_codes,
+    coalesce(don_vi_thuc_hien, '{}'::text[])::text[] as competent_unit_codes,
     _seq as source_seq
 from versions
 where version_rank = 1 and not _is_deleted
