@@ -204,6 +204,10 @@ def bundle_uuids(assets_dir: Path) -> dict[str, set[str]]:
 # ---------------------------------------------------------------- REST API
 
 
+# Sortable columns of the list endpoints (their `order_columns`); `id` is not sortable on these.
+ORDER_COLUMNS = {"chart": "slice_name", "dashboard": "dashboard_title", "dataset": "table_name"}
+
+
 class SupersetApi:
     """Logged-in session on Superset's REST API (JWT + CSRF token, as the web app does)."""
 
@@ -234,7 +238,9 @@ class SupersetApi:
         cols = ",".join(columns)
         while True:
             flt = f",filters:!({filters})" if filters else ""
-            q = f"(columns:!({cols}),page:{page},page_size:100{flt})"
+            # a stable order: pages of an unordered LIMIT/OFFSET may overlap and skip rows
+            order = ORDER_COLUMNS.get(resource, "id")
+            q = f"(columns:!({cols}),order_column:{order},order_direction:asc,page:{page},page_size:100{flt})"
             res = self.get(f"/api/v1/{resource}/", params={"q": q})
             rows += res["result"]
             if len(rows) >= res["count"] or not res["result"]:
@@ -301,7 +307,7 @@ def _permission_ids(client: SupersetApi, wanted: set[tuple[str, str]]) -> dict[t
     page = 0
     while True:
         res = client.get("/api/v1/security/permissions-resources/",
-                         params={"q": f"(page:{page},page_size:100)"})
+                         params={"q": f"(order_column:id,order_direction:asc,page:{page},page_size:100)"})
         for row in res["result"]:
             key = (row["permission"]["name"], row["view_menu"]["name"])
             if key in wanted:
