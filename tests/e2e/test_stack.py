@@ -28,9 +28,9 @@ def test_airflow_lists_dags_without_import_errors(airflow):
 
 def test_pipeline_runs_succeeded(airflow):
     for dag_id in (*EXTRACT_DAGS, TRANSFORM_DAG):
-        runs = [r for r in airflow.runs(dag_id) if r["run_id"].startswith("pipeline__")]
+        runs = [r for r in airflow.runs(dag_id) if r["dag_run_id"].startswith("pipeline__")]
         assert runs, f"no pipeline run of {dag_id}"
-        assert all(r["state"] == "success" for r in runs), [(r["run_id"], r["state"]) for r in runs]
+        assert all(r["state"] == "success" for r in runs), [(r["dag_run_id"], r["state"]) for r in runs]
 
 
 def test_marts_have_rows_for_the_window(live_stack):

@@ -198,9 +198,9 @@ def load(conn: psycopg.Connection, seed: int = 26) -> None:
         for day in range(30):
             at = now - timedelta(days=29 - day)
             for suite, layer in suites:
-                for exp, sev in (("expect_column_values_to_not_be_null", "error"),
+                for exp, sev in (("expect_column_values_to_not_be_null", "critical"),
                                  ("expect_column_values_to_be_between", "warning"),
-                                 ("expect_table_row_count_to_be_between", "error")):
+                                 ("expect_table_row_count_to_be_between", "critical")):
                     ok = rng.random() > 0.08
                     results.append((f"run-{day:02d}", suite, layer, exp, sev, ok, 0 if ok else rng.randint(1, 40),
                                     "Đạt" if ok else "Có giá trị ngoài khoảng cho phép", at))
@@ -209,10 +209,10 @@ def load(conn: psycopg.Connection, seed: int = 26) -> None:
         )
         cur.executemany(
             "INSERT INTO marts.quality_source_freshness VALUES (%s, %s, %s, %s, %s, %s)",
-            [("one_stop_shop", "dossier_daily", now, date(2024, 6, 30), 6, "fresh"),
-             ("one_stop_shop", "procedures", now - timedelta(hours=30), date(2024, 6, 29), 30, "stale"),
-             ("edoc", "documents_daily", now, date(2024, 6, 30), 6, "fresh"),
-             ("esign", "signatures_daily", now - timedelta(days=3), date(2024, 6, 27), 78, "failed")],
+            [("one_stop_shop", "dossier_daily", now, date(2024, 6, 30), 6, "ok"),
+             ("one_stop_shop", "procedures", now - timedelta(hours=30), date(2024, 6, 29), 30, "late"),
+             ("edoc", "documents_daily", now, date(2024, 6, 30), 6, "ok"),
+             ("esign", "signatures_daily", now - timedelta(days=3), date(2024, 6, 27), 78, "failing")],
         )
     conn.execute(DERIVED)
 

@@ -185,13 +185,15 @@ def bootstrap(s: Settings, creds: dict[str, str]) -> None:
             psql(s, f"CREATE DATABASE {db} OWNER {owner} ENCODING 'UTF8' TEMPLATE template0", password=su)
     sql_file = Path(__file__).with_name("warehouse_grants.sql")
     psql(s, sql_file.read_text(), db=WAREHOUSE_DB, password=su)
-    # The raw tables exist from the start, so dbt sources and quality checks never meet a missing relation.
+    # Raw and quality tables exist from the start, so dbt sources never meet a missing relation.
     import psycopg
 
-    from chiso.raw.loader import ensure_schema
+    from chiso.quality.store import ensure_schema as ensure_quality_schema
+    from chiso.raw.loader import ensure_schema as ensure_raw_schema
 
     with psycopg.connect(uri(s, "chiso_loader", creds["pg_loader"]), autocommit=True) as conn:
-        ensure_schema(conn)
+        ensure_raw_schema(conn)
+        ensure_quality_schema(conn)
 
 
 def ensure_running(s: Settings, creds: dict[str, str]) -> float:

@@ -1,0 +1,1 @@
+select * from {{ ref('stg_quality__source_freshness') }}
