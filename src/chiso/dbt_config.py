@@ -54,6 +54,8 @@ def cosmos_configs():
         dbt_executable_path=dbt_executable(),
         invocation_mode=InvocationMode.SUBPROCESS,
         test_behavior=TestBehavior.AFTER_EACH,
+        # Tests spanning several models (relationships, singular) run once all their parents are built.
+        should_detach_multiple_parents_tests=True,
         emit_datasets=False,  # the DAG emits one marts asset itself, after the marts are checked
         enable_mock_profile=False,
     )
