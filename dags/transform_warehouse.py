@@ -1,25 +1,26 @@
 """Raw → staging → marts with dbt (via Cosmos, dbt in its own venv), guarded by GX before and after.
 
-Runs whenever any raw table receives new data. A critical data-quality failure on raw stops the
-build, so marts are never rebuilt from bad data; the next clean load recovers without manual steps.
+Runs once all raw tables have received new data (after the daily extracts). A critical data-quality
+failure on raw stops the build, so marts are never rebuilt from bad data; the next clean load recovers without manual steps.
 """
 
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Asset, AssetAny, dag, task
+from airflow.sdk import Asset, AssetAll, dag, task
 from cosmos import DbtTaskGroup
 
 from chiso.assets import CONN_WAREHOUSE, MARTS_ASSET_URI, RAW_TABLES, raw_asset_uri
 from chiso.dbt_config import cosmos_configs
 
 project, profile, execution, render = cosmos_configs()
-raw_assets = [Asset(raw_asset_uri(t)) for t in RAW_TABLES]  # any raw table's update triggers a run
+# One run once every raw table has new data (the three daily extracts), not one per source.
+raw_assets = [Asset(raw_asset_uri(t)) for t in RAW_TABLES]
 
 
 @dag(
     dag_id="transform_warehouse",
-    schedule=AssetAny(*raw_assets),
+    schedule=AssetAll(*raw_assets),
     start_date=pendulum.datetime(2024, 1, 1, tz="Asia/Ho_Chi_Minh"),
     catchup=False,
     max_active_runs=1,

@@ -29,11 +29,24 @@ def transformer_uri() -> str:
     )
 
 
-def run_window(conf: dict | None, today: date | None = None) -> tuple[date, date]:
-    """The dates a run is about: its conf's start/end (pipeline, backfill) or the recent lookback."""
+def run_window(conf: dict | None, uri: str | None = None, today: date | None = None) -> tuple[date, date]:
+    """The dates a run is about: its conf's start/end (manual backfill); else every window loaded since
+    the last raw check (what the triggering extracts brought); else the recent lookback."""
     conf = conf or {}
     if conf.get("start") and conf.get("end"):
         return date.fromisoformat(conf["start"]), date.fromisoformat(conf["end"])
+    if uri:
+        import psycopg
+
+        with psycopg.connect(uri) as conn:
+            lo, hi = conn.execute(
+                """SELECT min(window_start), max(window_end) FROM raw.load_audit
+                   WHERE status = 'succeeded' AND window_start IS NOT NULL
+                     AND finished_at > coalesce((SELECT max(finished_at) FROM quality.validation_runs
+                                                 WHERE layer = 'raw'), '-infinity')"""
+            ).fetchone()
+        if lo and hi:
+            return lo, hi
     end = (today or date.today()) - timedelta(days=1)
     return end - timedelta(days=DEFAULT_CHECK_DAYS - 1), end
 
@@ -51,8 +64,8 @@ def check_layer(layer: str, conn_id: str) -> None:
     from chiso.quality import QualityGateError, validate
 
     ctx = get_current_context()
-    window = run_window(ctx["dag_run"].conf) if layer == "raw" else None
     uri = warehouse_uri(conn_id)
+    window = run_window(ctx["dag_run"].conf, uri) if layer == "raw" else None
     read_uri = transformer_uri() if layer == "staging" else None
     failures = []
     for suite in suites_of(layer):

@@ -1,50 +1,87 @@
-"""`chiso pipeline --start --end`: run extract → quality → transform (→ export) for a window through the
-running Airflow, wait, and fail naming any run that failed."""
+"""`chiso pipeline --start --end`: run extract → quality → transform → export for a window through the
+running Airflow, wait, and fail naming any run that failed.
+
+Only the extracts are triggered: transform_warehouse is scheduled on the raw assets and
+export_national_reports on the marts asset, so the pipeline follows the runs those assets start — the
+same path as the daily schedule — and triggers one itself only if none appears."""
 
 from __future__ import annotations
 
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 
-from chiso.airflow_client import AirflowClient
+from chiso.airflow_client import TERMINAL, AirflowClient
 
 EXTRACT_DAGS = ("extract_one_stop_shop", "extract_edoc", "extract_esign")
 TRANSFORM_DAG = "transform_warehouse"
 EXPORT_DAG = "export_national_reports"
+# How long to wait for an asset-triggered run to appear before triggering one.
+APPEAR_TIMEOUT = 120
 
 
 def _say(msg: str) -> None:
     print(f"[pipeline {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
+def _parse(ts: str | None) -> datetime | None:
+    return datetime.fromisoformat(ts.replace("Z", "+00:00")) if ts else None
+
+
+def _runs_since(client: AirflowClient, dag_id: str, since: datetime) -> list[dict]:
+    return [r for r in client.runs(dag_id, limit=20) if (_parse(r.get("queued_at")) or since) >= since]
+
+
+def follow_downstream(client: AirflowClient, dag_id: str, since: datetime, conf: dict, *, timeout: float) -> list[dict]:
+    """Wait until the runs of `dag_id` queued since `since` have all finished; trigger one if none comes."""
+    deadline = time.monotonic() + timeout
+    appear_by = time.monotonic() + APPEAR_TIMEOUT
+    last_report = 0.0
+    while time.monotonic() < deadline:
+        runs = _runs_since(client, dag_id, since)
+        if not runs and time.monotonic() > appear_by:
+            run_id = client.trigger(dag_id, conf, run_id=f"pipeline__{time.strftime('%Y%m%dT%H%M%S')}__{dag_id}")
+            _say(f"{dag_id}: no asset-triggered run appeared; triggered {run_id}")
+            appear_by = float("inf")
+            continue
+        if runs and all(r["state"] in TERMINAL for r in runs):
+            return runs
+        if time.monotonic() - last_report > 60:
+            states = ", ".join(f"{r['dag_run_id']}={r['state']}" for r in runs) or "waiting for a run"
+            _say(f"{dag_id}: {states}")
+            last_report = time.monotonic()
+        time.sleep(5)
+    raise TimeoutError(f"{dag_id} still running after {timeout:.0f}s")
+
+
 def run_pipeline(client: AirflowClient, start: date, end: date, *, timeout: float = 3 * 3600) -> list[str]:
     """Returns the failures (empty = all succeeded)."""
+    client.wait_for_dags([*EXTRACT_DAGS, TRANSFORM_DAG])
     available = set(client.dag_ids())
-    extract = [d for d in EXTRACT_DAGS if d in available]
-    client.wait_for_dags([*extract, TRANSFORM_DAG] if extract else [EXTRACT_DAGS[0], TRANSFORM_DAG])
-    available = set(client.dag_ids())
-    extract = [d for d in EXTRACT_DAGS if d in available]
-    stamp = time.strftime("%Y%m%dT%H%M%S")
     conf = {"start": start.isoformat(), "end": end.isoformat()}
+    stamp = time.strftime("%Y%m%dT%H%M%S")
     failures: list[str] = []
+    since = datetime.now(UTC)
 
-    def stage(dag_ids: list[str], label: str) -> None:
-        runs = {d: client.trigger(d, conf, run_id=f"pipeline__{stamp}__{d}") for d in dag_ids}
-        _say(f"{label}: triggered {', '.join(dag_ids)} for {start} … {end}")
+    runs = {d: client.trigger(d, conf, run_id=f"pipeline__{stamp}__{d}") for d in EXTRACT_DAGS}
+    _say(f"extract: triggered {', '.join(runs)} for {start} … {end}")
+    t0 = time.monotonic()
+    for i, (d, run_id) in enumerate(runs.items(), 1):
+        state = client.wait(d, run_id, timeout=timeout)
+        _say(f"extract {i}/{len(runs)}: {d} → {state} ({time.monotonic() - t0:.0f}s)")
+        if state != "success":
+            failures.append(f"{d} run {run_id} {state}; failed tasks: {client.failed_tasks(d, run_id)}")
+    if failures:
+        return failures
+
+    downstream = [TRANSFORM_DAG] + ([EXPORT_DAG] if EXPORT_DAG in available else [])
+    for dag_id in downstream:
         t0 = time.monotonic()
-        for i, (d, run_id) in enumerate(runs.items(), 1):
-            state = client.wait(d, run_id, timeout=timeout)
-            elapsed = time.monotonic() - t0
-            _say(f"{label} {i}/{len(runs)}: {d} → {state} ({elapsed:.0f}s)")
-            if state != "success":
-                failures.append(f"{d} run {run_id} {state}; failed tasks: {client.failed_tasks(d, run_id)}")
-
-    stage(extract, "extract")
-    if failures:
-        return failures
-    stage([TRANSFORM_DAG], "transform")
-    if failures:
-        return failures
-    if EXPORT_DAG in available:
-        stage([EXPORT_DAG], "export")
+        done = follow_downstream(client, dag_id, since, conf, timeout=timeout)
+        latest = max(done, key=lambda r: r.get("queued_at") or "")
+        _say(f"{dag_id}: {len(done)} run(s), latest {latest['dag_run_id']} → {latest['state']} "
+             f"({time.monotonic() - t0:.0f}s)")
+        if latest["state"] != "success":
+            failures.append(f"{dag_id} run {latest['dag_run_id']} {latest['state']}; "
+                            f"failed tasks: {client.failed_tasks(dag_id, latest['dag_run_id'])}")
+            return failures
     return failures
