@@ -1,7 +1,8 @@
 """Raw → staging → marts with dbt (via Cosmos, dbt in its own venv), guarded by GX before and after.
 
 Runs once all raw tables have received new data (after the daily extracts). A critical data-quality
-failure on raw stops the build, so marts are never rebuilt from bad data; the next clean load recovers without manual steps.
+failure on raw stops the build, so marts are never rebuilt from bad data; the next clean load recovers
+without manual steps.
 """
 
 from __future__ import annotations
