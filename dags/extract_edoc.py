@@ -11,10 +11,9 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, CronTriggerTimetable, Param, dag, task
 
-from chiso.assets import raw_asset_uri
+from chiso.assets import raw_assets_of
 
 TZ = "Asia/Ho_Chi_Minh"
-TABLES = ["edoc_documents_daily"]
 
 
 @dag(
@@ -34,7 +33,7 @@ TABLES = ["edoc_documents_daily"]
     doc_md=__doc__,
 )
 def extract_edoc():
-    @task(outlets=[Asset(raw_asset_uri(t)) for t in TABLES])
+    @task(outlets=[Asset(uri) for uri in raw_assets_of("edoc")])
     def extract(**context) -> dict:
         from chiso.extract.dag_support import run_extract
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, CronTriggerTimetable, Param, dag, task
 
-from chiso.assets import raw_asset_uri
+from chiso.assets import raw_assets_of
 
 TZ = "Asia/Ho_Chi_Minh"
 
@@ -32,7 +32,7 @@ TZ = "Asia/Ho_Chi_Minh"
     doc_md=__doc__,
 )
 def extract_esign():
-    @task(outlets=[Asset(raw_asset_uri("esign_signatures_daily"))])
+    @task(outlets=[Asset(uri) for uri in raw_assets_of("esign")])
     def extract(**context) -> dict:
         from chiso.extract.dag_support import run_extract
 

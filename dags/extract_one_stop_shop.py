@@ -11,10 +11,9 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, CronTriggerTimetable, Param, dag, task
 
-from chiso.assets import raw_asset_uri
+from chiso.assets import raw_assets_of
 
 TZ = "Asia/Ho_Chi_Minh"
-TABLES = ["oss_units", "oss_procedures", "oss_dossier_daily", "oss_petition_daily"]
 
 
 @dag(
@@ -34,7 +33,7 @@ TABLES = ["oss_units", "oss_procedures", "oss_dossier_daily", "oss_petition_dail
     doc_md=__doc__,
 )
 def extract_one_stop_shop():
-    @task(outlets=[Asset(raw_asset_uri(t)) for t in TABLES])
+    @task(outlets=[Asset(uri) for uri in raw_assets_of("one_stop_shop")])
     def extract(**context) -> dict:
         from chiso.extract.dag_support import run_extract
 

@@ -28,3 +28,8 @@ def raw_asset_uri(table: str) -> str:
 
 
 MARTS_ASSET_URI = "postgres://warehouse/chiso/marts/fct_indicator_values"
+
+
+def raw_assets_of(source: str) -> list[str]:
+    """Asset URIs of the raw tables one source's extract writes (its DAG's outlets)."""
+    return [raw_asset_uri(t) for t, s in RAW_TABLES.items() if s == source]
