@@ -5,7 +5,7 @@ import os
 
 SECRET_KEY = os.environ["SUPERSET_SECRET_KEY"]
 SQLALCHEMY_DATABASE_URI = os.environ["SUPERSET_METADATA_URI"]
-DATA_DIR = os.environ.get("SUPERSET_HOME", "/tmp/superset")
+DATA_DIR = os.environ.get("SUPERSET_HOME", os.path.expanduser("~/.superset"))
 
 # Vietnamese UI for Sở TT&TT readers.
 BABEL_DEFAULT_LOCALE = "vi"
