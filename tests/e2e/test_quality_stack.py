@@ -47,3 +47,65 @@ def test_data_docs_open_in_a_browser(live_stack, artifacts_dir):
         browser.close()
     assert "raw_oss_dossier_daily" in text, text[:500]
     assert shot.exists() and shot.stat().st_size > 10_000
+
+
+def _marts_fingerprint(conn, day) -> tuple:
+    return conn.execute(
+        "SELECT count(*), sum(points), sum(numerator) FROM marts.fct_indicator_values "
+        "WHERE period_type = 'month' AND period_start = date_trunc('month', %s::date)::date", (day,)
+    ).fetchone()
+
+
+def _land_version(conn, row: dict, day, note: str) -> None:
+    """Store a new raw version of one dossier row, with its load audit, as a load would."""
+    import uuid
+
+    batch = uuid.uuid4()
+    conn.execute(
+        "INSERT INTO raw.load_audit (batch_id, source, entity, window_start, window_end, run_id, "
+        "finished_at, status, rows_received, rows_new_versions) "
+        "VALUES (%s, 'one_stop_shop', 'dossier_daily', %s, %s, %s, now(), 'succeeded', 1, 1)",
+        (batch, day, day, note),
+    )
+    cols = [c for c in row if not c.startswith("_")]
+    conn.execute(
+        f"INSERT INTO raw.oss_dossier_daily ({', '.join(cols)}, _batch_id, _row_hash) "
+        f"VALUES ({', '.join(['%s'] * len(cols))}, %s, %s)",
+        [row[c] for c in cols] + [batch, f"{note}-{batch}"],
+    )
+
+
+def test_critical_failure_blocks_marts_and_clean_run_recovers(live_stack, airflow):
+    """Bad raw data (full-online > online) stops transform_warehouse before dbt; marts keep their
+    values; once the source sends the row right again, the next run rebuilds without manual steps."""
+    from psycopg.rows import dict_row
+
+    with psycopg.connect(live_stack["warehouse"]["uri"], autocommit=True, row_factory=dict_row) as conn:
+        row = conn.execute(
+            "SELECT * FROM raw.oss_dossier_daily_latest WHERE tiep_nhan_truc_tuyen > 0 "
+            "ORDER BY ngay DESC, ma_dinh_danh, ma_thu_tuc LIMIT 1").fetchone()
+        day = row["ngay"]
+    with psycopg.connect(live_stack["warehouse"]["marts_reader_uri"]) as reader:
+        before = _marts_fingerprint(reader, day)
+    conf = {"start": day.isoformat(), "end": day.isoformat()}
+
+    with psycopg.connect(live_stack["warehouse"]["uri"], autocommit=True) as conn:
+        _land_version(conn, {**row, "tiep_nhan_toan_trinh": row["tiep_nhan_truc_tuyen"] + 5}, day, "e2e-bad")
+    run_id = airflow.trigger("transform_warehouse", conf, run_id=f"e2e_bad__{day}")
+    assert airflow.wait("transform_warehouse", run_id, timeout=1800) == "failed"
+    failed = airflow.failed_tasks("transform_warehouse", run_id)
+    assert "check_raw" in failed
+    with psycopg.connect(live_stack["warehouse"]["marts_reader_uri"]) as reader:
+        assert _marts_fingerprint(reader, day) == before, "marts were rebuilt from bad raw data"
+    with psycopg.connect(live_stack["warehouse"]["uri"]) as conn:
+        (msg,) = conn.execute(
+            "SELECT message_vi FROM quality.expectation_results WHERE run_id = %s "
+            "AND expectation_name = 'full_online_le_online'", (run_id,)).fetchone()
+    assert msg
+
+    with psycopg.connect(live_stack["warehouse"]["uri"], autocommit=True) as conn:
+        _land_version(conn, row, day, "e2e-fixed")
+    run_id = airflow.trigger("transform_warehouse", conf, run_id=f"e2e_fixed__{day}")
+    assert airflow.wait("transform_warehouse", run_id, timeout=3600) == "success"
+    with psycopg.connect(live_stack["warehouse"]["marts_reader_uri"]) as reader:
+        assert _marts_fingerprint(reader, day) == before
