@@ -89,3 +89,12 @@
             )
     {%- endif %}
 {%- endmacro %}
+
+{#- Post-hook: fresh statistics for a table the model just (re)wrote. Without them the next model is planned on
+    default selectivities (autovacuum has not analysed yet) and multi-key joins become nested loops that take
+    minutes instead of seconds. Views are skipped. -#}
+{% macro analyze_this() -%}
+    {%- if config.get('materialized') in ('table', 'incremental', 'seed') -%}
+        analyze {{ this }}
+    {%- endif -%}
+{%- endmacro %}
