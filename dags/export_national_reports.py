@@ -21,7 +21,6 @@ TZ = "Asia/Ho_Chi_Minh"
         timetable=CronTriggerTimetable("0 6 * * *", timezone=TZ),
         assets=[Asset(MARTS_ASSET_URI)],
     ),
-    start_date=pendulum.datetime(2024, 1, 1, tz=TZ),
     catchup=False,
     max_active_runs=1,
     default_args={"retries": 2, "retry_delay": pendulum.duration(minutes=10)},

@@ -18,8 +18,8 @@ TZ = "Asia/Ho_Chi_Minh"
 
 @dag(
     dag_id="extract_one_stop_shop",
+    # No start_date: the first run is the next 01:00, not a catch-up of the latest missed day at deploy time.
     schedule=CronTriggerTimetable("0 1 * * *", timezone=TZ),
-    start_date=pendulum.datetime(2024, 1, 1, tz=TZ),
     catchup=False,
     max_active_runs=1,
     default_args={"retries": 2, "retry_delay": pendulum.duration(minutes=5)},

@@ -27,27 +27,35 @@ def _parse(ts: str | None) -> datetime | None:
     return datetime.fromisoformat(ts.replace("Z", "+00:00")) if ts else None
 
 
-def _runs_since(client: AirflowClient, dag_id: str, since: datetime) -> list[dict]:
-    return [r for r in client.runs(dag_id, limit=20) if (_parse(r.get("queued_at")) or since) >= since]
+def _pending_asset_events(client: AirflowClient, dag_id: str) -> int:
+    return client.get(f"/api/v2/dags/{dag_id}/assets/queuedEvents")["total_entries"]
 
 
 def follow_downstream(client: AirflowClient, dag_id: str, since: datetime, conf: dict, *, timeout: float) -> list[dict]:
-    """Wait until the runs of `dag_id` queued since `since` have all finished; trigger one if none comes."""
+    """Wait for the runs of an asset-scheduled DAG that our extracts caused, and return those queued since `since`.
+
+    Done when no run of the DAG is active, no asset event waits for it (Airflow creates the next asset-triggered
+    run only after the active one ends) and at least one run was queued since `since`. If none ever comes,
+    trigger one."""
     deadline = time.monotonic() + timeout
-    appear_by = time.monotonic() + APPEAR_TIMEOUT
+    quiet_since: float | None = None
     last_report = 0.0
     while time.monotonic() < deadline:
-        runs = _runs_since(client, dag_id, since)
-        if not runs and time.monotonic() > appear_by:
-            run_id = client.trigger(dag_id, conf, run_id=f"pipeline__{time.strftime('%Y%m%dT%H%M%S')}__{dag_id}")
-            _say(f"{dag_id}: no asset-triggered run appeared; triggered {run_id}")
-            appear_by = float("inf")
-            continue
-        if runs and all(r["state"] in TERMINAL for r in runs):
-            return runs
+        runs = client.runs(dag_id, limit=20)
+        ours = [r for r in runs if (_parse(r.get("queued_at")) or since) >= since]
+        busy = any(r["state"] not in TERMINAL for r in runs) or _pending_asset_events(client, dag_id) > 0
+        if not busy and ours:
+            return ours
+        if not busy:
+            quiet_since = quiet_since or time.monotonic()
+            if time.monotonic() - quiet_since > APPEAR_TIMEOUT:
+                run_id = client.trigger(dag_id, conf, run_id=f"pipeline__{time.strftime('%Y%m%dT%H%M%S')}__{dag_id}")
+                _say(f"{dag_id}: no asset-triggered run came; triggered {run_id}")
+        else:
+            quiet_since = None
         if time.monotonic() - last_report > 60:
-            states = ", ".join(f"{r['dag_run_id']}={r['state']}" for r in runs) or "waiting for a run"
-            _say(f"{dag_id}: {states}")
+            states = ", ".join(f"{r['dag_run_id']}={r['state']}" for r in runs if r["state"] not in TERMINAL)
+            _say(f"{dag_id}: {states or 'waiting for its asset-triggered run'}")
             last_report = time.monotonic()
         time.sleep(5)
     raise TimeoutError(f"{dag_id} still running after {timeout:.0f}s")
@@ -60,7 +68,7 @@ def run_pipeline(client: AirflowClient, start: date, end: date, *, timeout: floa
     conf = {"start": start.isoformat(), "end": end.isoformat()}
     stamp = time.strftime("%Y%m%dT%H%M%S")
     failures: list[str] = []
-    since = datetime.now(UTC)
+    since = datetime.now(UTC)  # downstream runs queued from now on follow from these extracts
 
     runs = {d: client.trigger(d, conf, run_id=f"pipeline__{stamp}__{d}") for d in EXTRACT_DAGS}
     _say(f"extract: triggered {', '.join(runs)} for {start} … {end}")

@@ -42,6 +42,7 @@ def parsed(tmp_path_factory):
         **os.environ,
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Ho_Chi_Minh",  # as the stack and docker-compose set it
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
         "CHISO_DBT_PASSWORD": os.environ.get("CHISO_DBT_PASSWORD", "parse-only"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
