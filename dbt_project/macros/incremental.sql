@@ -12,8 +12,19 @@
     '{{ run_started_at }}'::timestamptz
 {%- endmacro %}
 
+{#- Newest `_refreshed_at` of a relation (default: this model). When the model runs it is read first and inlined as
+    a literal: a subquery's value is unknown at plan time, so PostgreSQL guessed a third of the upstream table
+    matched and scanned all of it (cost grew with history) instead of using the `_refreshed_at` index. -#}
 {% macro refresh_watermark(relation=none) -%}
-    (select coalesce(max(_refreshed_at), '-infinity'::timestamptz) from {{ relation or this }})
+    {%- set rel = relation or this -%}
+    {%- set query -%}
+        (select coalesce(max(_refreshed_at), '-infinity'::timestamptz) from {{ rel }})
+    {%- endset -%}
+    {%- if execute -%}
+        '{{ run_query("select " ~ query ~ "::text").columns[0].values()[0] }}'::timestamptz
+    {%- else -%}
+        {{ query }}
+    {%- endif -%}
 {%- endmacro %}
 
 {#- Dates of raw rows newer than what this model has consumed, as a SQL list of date literals.
@@ -21,10 +32,12 @@
 {% macro changed_raw_dates(raw_relation, date_column) -%}
     {%- set dates = [] -%}
     {%- if execute -%}
+        {#- the consumed _seq as a literal too, so the raw `_seq` index is used rather than a scan of all history -#}
+        {%- set consumed = run_query('select coalesce(max(source_seq), 0) from ' ~ this).columns[0].values()[0] -%}
         {%- set query -%}
             select distinct {{ date_column }}::text
             from {{ raw_relation }}
-            where _seq > (select coalesce(max(source_seq), 0) from {{ this }})
+            where _seq > {{ consumed | int }}
             order by 1
         {%- endset -%}
         {%- set result = run_query(query) -%}
@@ -61,33 +74,72 @@
 {%- endmacro %}
 
 {#- Periods that exist (int_periods) but this model has no row for yet, e.g. a new month whose first day
-    arrived in another source only. -#}
+    arrived in another source only. An anti-join probing the (period_type, period_start) index per period (a few
+    dozen), not a distinct over the whole table. -#}
 {% macro missing_periods() -%}
-    select period_type, period_start from {{ ref('int_periods') }}
-    except
-    select distinct period_type, period_start from {{ this }}
+    select p.period_type, p.period_start from {{ ref('int_periods') }} as p
+    where not exists (
+        select 1 from {{ this }} as t
+        where t.period_type = p.period_type and t.period_start = p.period_start
+    )
+{%- endmacro %}
+
+{#- Rows as a literal relation `(values ...) as alias (columns)`; an empty list gives an empty relation typed by
+    `types`. Lets the planner see the exact (small) set of periods a daily run touches. -#}
+{% macro values_relation(rows, columns, types, alias) -%}
+    {%- if rows -%}
+        (values
+        {%- for row in rows %}
+            ({% for v in row %}'{{ v }}'::{{ types[loop.index0] }}{% if not loop.last %}, {% endif %}{% endfor %})
+            {%- if not loop.last %},{% endif %}
+        {%- endfor %}
+        ) as {{ alias }} ({{ columns | join(', ') }})
+    {%- else -%}
+        (select {% for c in columns %}null::{{ types[loop.index0] }} as {{ c }}{% if not loop.last %}, {% endif %}{% endfor %} where false) as {{ alias }}
+    {%- endif -%}
 {%- endmacro %}
 
 {#- Which periods a period-grain model recomputes: every period on a full build; else periods refreshed upstream,
-    periods it lacks, and every period when a lookup it reads changed. -#}
+    periods it lacks, and every period when a lookup it reads changed. Incrementally the set is computed when the
+    model runs and inlined as literals, so the model's joins probe indexes for those few periods instead of
+    hashing whole (history-sized) tables on misestimated row counts. -#}
 {% macro affected_periods(upstreams, lookups=[]) -%}
-    select p.period_type, p.period_start
-    from {{ ref('int_periods') }} as p
-    {%- if is_incremental() %}
-        where
-            {%- if lookups %}
+    {%- set all_periods -%}
+        select p.period_type, p.period_start from {{ ref('int_periods') }} as p
+    {%- endset -%}
+    {%- if not is_incremental() -%}
+        {{ all_periods }}
+    {%- else -%}
+        {%- set changed_lookups -%}
+            {%- if lookups -%}
                 (select prior._lookup_fingerprint from {{ this }} as prior limit 1)
                 is distinct from {{ lookup_fingerprint(lookups) }}
-                or
-            {%- endif %}
-            (p.period_type, p.period_start) in (
+            {%- else -%}
+                false
+            {%- endif -%}
+        {%- endset -%}
+        {%- set periods_query -%}
+            select a.period_type, a.period_start::text from (
                 {{ refreshed_periods(upstreams) }}
                 union
                 (
                     {{ missing_periods() }}
                 )
-            )
-    {%- endif %}
+            ) as a
+            inner join {{ ref('int_periods') }} as p
+                on a.period_type = p.period_type and a.period_start = p.period_start
+            order by 1, 2
+        {%- endset -%}
+        {%- if not execute -%}
+            {{ all_periods }}
+        {%- elif run_query("select " ~ changed_lookups).columns[0].values()[0] -%}
+            {{ all_periods }}
+        {%- else -%}
+            {%- set rows = run_query(periods_query).rows -%}
+            select a.period_type, a.period_start
+            from {{ values_relation(rows, ['period_type', 'period_start'], ['text', 'date'], 'a') }}
+        {%- endif -%}
+    {%- endif -%}
 {%- endmacro %}
 
 {#- Post-hook: fresh statistics for a table the model just (re)wrote. Without them the next model is planned on

@@ -19,6 +19,48 @@ source_bounds as (
     select max(report_date) as last_day from {{ daily }}
 ),
 
+{%- if is_incremental() and execute %}
+    {#- Computed when the model runs and inlined as literals (with date bounds for the scans below): the planner
+        then range-scans the report_date / period indexes for the few affected periods instead of hashing whole
+        history-sized tables. -#}
+    {%- set periods_query -%}
+        with
+        changed_dates as (
+            select distinct report_date from {{ daily }} where _refreshed_at > {{ refresh_watermark() }}
+        ),
+        last_day as (select max(report_date) as last_day from {{ daily }})
+        select c.period_type, c.period_start::text, c.period_end::text, c.base_period_type
+        from changed_dates as d
+        inner join {{ ref('int_calendar_periods') }} as c on d.report_date = c.date_day
+        union
+        select c.period_type, c.period_start::text, c.period_end::text, c.base_period_type
+        from changed_dates as d
+        cross join last_day as b
+        inner join {{ ref('int_calendar_periods') }} as c
+            on d.report_date + 1 = c.date_day and c.period_start = c.date_day
+        where c.date_day <= b.last_day
+        order by 1, 2
+    {%- endset -%}
+    {%- set affected_rows = run_query(periods_query).rows -%}
+    {%- set base_starts = [] -%}{%- set base_ends = [] -%}{%- set parent_starts = [] -%}{%- set parent_ends = [] -%}
+    {%- for r in affected_rows -%}
+        {%- if r[0] == r[3] -%}
+            {%- do base_starts.append(r[1]) -%}{%- do base_ends.append(r[2]) -%}
+        {%- else -%}
+            {%- do parent_starts.append(r[1]) -%}{%- do parent_ends.append(r[2]) -%}
+        {%- endif -%}
+    {%- endfor %}
+affected_periods as (
+    select a.period_type, a.period_start, a.period_end, a.base_period_type
+    from {{ values_relation(
+        affected_rows,
+        ['period_type', 'period_start', 'period_end', 'base_period_type'],
+        ['text', 'date', 'date', 'text'],
+        'a'
+    ) }}
+),
+{%- else %}
+    {%- set base_starts = [] -%}{%- set base_ends = [] -%}{%- set parent_starts = [] -%}{%- set parent_ends = [] -%}
 changed_dates as (
     select distinct d.report_date
     from {{ daily }} as d
@@ -47,6 +89,7 @@ affected_periods as (
         on d.report_date + 1 = c.date_day and c.period_start = c.date_day
     where c.date_day <= b.last_day
 ),
+{%- endif %}
 
 fresh_base as (
     select
@@ -70,7 +113,11 @@ fresh_base as (
     cross join source_bounds as b
     inner join {{ daily }} as d
         on d.report_date between p.period_start - 1 and p.period_end
-    where p.period_type = p.base_period_type
+    where
+        p.period_type = p.base_period_type
+        {%- if base_starts %}
+            and d.report_date between '{{ base_starts | min }}'::date - 1 and '{{ base_ends | max }}'::date
+        {%- endif %}
     group by
         p.period_type, p.period_start, p.period_end, b.last_day
         {%- for k in keys %}, d.{{ k }}{% endfor %}
@@ -84,6 +131,9 @@ base_rows as (
         from {{ this }} as t
         where
             t.period_type in ('month', 'report_month')
+            {%- if parent_starts %}
+                and t.period_start between '{{ parent_starts | min }}'::date and '{{ parent_ends | max }}'::date
+            {%- endif %}
             and not exists (
                 select 1 from affected_periods as a
                 where a.period_type = t.period_type and a.period_start = t.period_start
