@@ -1,7 +1,9 @@
 """Run one quality suite against the warehouse with GX Core and store the results.
 
 Each asset's rows are first materialised into an unlogged scratch table (one scan of the `_latest`
-views instead of one per metric query: GX issues dozens), then validated as a GX table asset.
+views instead of one per metric query: GX issues dozens), then validated as a GX table asset in
+two passes: counts for every expectation, then samples for the failed ones only (a sample query
+scans the whole batch when it finds nothing). Data Docs render only the pages of this run.
 The GX context is ephemeral except for its expectation and validation-result stores, which are
 files under $CHISO_HOME/gx so that Data Docs ($CHISO_HOME/data_docs) keep the history of runs.
 """
@@ -19,7 +21,7 @@ from typing import Any
 
 import psycopg
 
-from chiso.quality.config import SuiteSpec, load_freshness, load_suite, render_sql
+from chiso.quality.config import ROW_LEVEL_TYPES, SuiteSpec, load_freshness, load_suite, render_sql
 from chiso.quality.outcome import ExpectationOutcome, QualityOutcome, message_vi
 from chiso.quality.store import ensure_schema, plain_uri, write_outcome
 
@@ -28,6 +30,8 @@ log = logging.getLogger(__name__)
 SCRATCH_PREFIX = "_batch_"
 SAMPLE_SIZE = 10
 DOCS_KEEP_PER_SUITE = 200  # validation results kept for Data Docs, per GX suite (the DB keeps all)
+# Pass 1: element and unexpected counts; LIMIT 0 for the sample queries GX still issues.
+BASIC_COUNTS = {"result_format": "BASIC", "partial_unexpected_count": 0}
 
 
 def _home(home: Path | None) -> Path:
@@ -229,6 +233,41 @@ def _error_outcome(spec, suite: SuiteSpec, error: str) -> ExpectationOutcome:
     )
 
 
+def _result_key(gx_name: str, res, batch_def):
+    """Store key of a result written by ValidationDefinition.run (same construction as GX's)."""
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    return ValidationResultIdentifier(
+        expectation_suite_identifier=ExpectationSuiteIdentifier(name=gx_name),
+        run_id=res.meta["run_id"],
+        batch_identifier=batch_def.get_batch().id,
+    )
+
+
+def _add_samples(ctx, res, key, batch_def, specs, window, key_columns) -> None:
+    """Pass 2: re-run the failed row-level checks with samples (SUMMARY) and put their results in
+    place of pass 1's, in `res` and in the stored validation result (Data Docs show the samples)."""
+    import great_expectations as gx
+
+    suite = gx.ExpectationSuite(name=f"{key.expectation_suite_identifier.name}.detail")
+    for s in specs:
+        suite.add_expectation(_build_expectation(s, window))
+    result_format: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}
+    if key_columns:
+        result_format["unexpected_index_column_names"] = list(key_columns)
+    detail = batch_def.get_batch().validate(suite, result_format=result_format)
+    by_name = {r.expectation_config.meta["chiso_name"]: r for r in detail.results}
+    for i, r in enumerate(res.results):
+        d = by_name.get(r.expectation_config.meta["chiso_name"])
+        if d is not None:
+            d.expectation_config = r.expectation_config  # keep the stored suite's ids
+            res.results[i] = d
+    ctx.validation_results_store.store_validation_results(res, key, key.expectation_suite_identifier)
+
+
 def _prune_validation_files(home: Path) -> None:
     root = home / "gx" / "validations"
     if not root.exists():
@@ -284,6 +323,7 @@ def validate(
             "warehouse", connection_string=_sqlalchemy_uri(read_uri or warehouse_uri)
         )
         scratch: list[str] = []
+        docs_ids: list[Any] = []  # only this run's pages are rendered; the index lists all
         try:
             for asset in spec.assets.values():
                 specs = spec.for_asset(asset.name)
@@ -317,17 +357,30 @@ def validate(
                 vd = ctx.validation_definitions.add_or_update(
                     gx.ValidationDefinition(name=gx_name, data=batch_def, suite=gx_suite)
                 )
-                result_format: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}
-                if asset.key_columns:
-                    result_format["unexpected_index_column_names"] = list(asset.key_columns)
+                by_name = {s.name: s for s in specs}
                 try:
-                    res = vd.run(result_format=result_format, run_id=gx.RunIdentifier(run_name=run_id))
+                    # Pass 1: counts only (BASIC, no sample), so no per-expectation sample queries,
+                    # each a full scan of the batch when nothing is wrong.
+                    res = vd.run(result_format=BASIC_COUNTS, run_id=gx.RunIdentifier(run_name=run_id))
+                    key = _result_key(gx_name, res, batch_def)
                 except Exception as exc:  # a broken check must show up as a failed check, not vanish
                     log.exception("validation of %s failed to run", gx_name)
                     err = str(exc).strip().splitlines()[0][:500] if str(exc).strip() else type(exc).__name__
                     results += [_error_outcome(s, spec, err) for s in specs]
                     continue
-                by_name = {s.name: s for s in specs}
+                docs_ids += [key, key.expectation_suite_identifier]
+                # Pass 2: failed row-level checks again, with samples (SQL checks are sampled below).
+                detail = [
+                    by_name[r.expectation_config.meta["chiso_name"]]
+                    for r in res.results
+                    if not r.success and not _exception_message(r.exception_info)
+                ]
+                detail = [s for s in detail if s.type in ROW_LEVEL_TYPES]
+                if detail:
+                    try:
+                        _add_samples(ctx, res, key, batch_def, detail, eff_window, asset.key_columns)
+                    except Exception:  # the counts of pass 1 stand; only the samples are missing
+                        log.exception("sampling the failed checks of %s failed", gx_name)
 
                 def sample(s, _batch=batch_sql):
                     return _sql_sample(data_conn, render_sql(s.kwargs["unexpected_rows_query"], eff_window), _batch)
@@ -342,8 +395,11 @@ def validate(
         if build_docs:
             try:
                 _prune_validation_files(home_dir)
-                sites = ctx.build_data_docs()
-                docs_index = home_dir / "data_docs" / "index.html" if sites else None
+                index = home_dir / "data_docs" / "index.html"
+                if docs_ids:  # GX renders every stored result when given no identifiers
+                    docs_index = index if ctx.build_data_docs(resource_identifiers=docs_ids) else None
+                elif index.exists():
+                    docs_index = index
             except Exception:  # Data Docs are a convenience; the results are already in the database
                 log.exception("building Data Docs failed")
 

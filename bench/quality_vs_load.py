@@ -1,0 +1,175 @@
+"""Raw-layer validation time vs extract-and-load time for the same span of the demo province (goal:
+validation < 10% of extract+load), measured in one run against a throwaway embedded PostgreSQL.
+
+Extract+load: the real extractors read the simulator's HTTP apps (uvicorn on loopback, in child
+processes so the source side runs beside the extractor as a real system would) and the e-signature
+drop folder, which is written to a temp folder before the clock starts (it is the source's work).
+Validation: every `raw_*` suite with window = the span, as the DAG's quality tasks call it (Data Docs
+rebuilt after each suite; the Great Expectations import is counted once).
+
+CHISO_BENCH_SPAN=year|quarter (default year: 2024; quarter: 2024-Q1), CHISO_BENCH_PG_PORT (5631).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import shutil
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+SPANS = {"year": (date(2024, 1, 1), date(2024, 12, 31)), "quarter": (date(2024, 1, 1), date(2024, 3, 31))}
+SEED = 26
+OSS_PORT, EDOC_PORT = 5633, 5634  # the benchmark's own loopback ports (5630-5639)
+CLIENT_ID, CLIENT_SECRET, API_KEY = "bench", "bench-secret", "bench-key"
+RAW_TABLES = [
+    "oss_units",
+    "oss_procedures",
+    "oss_dossier_daily",
+    "oss_petition_daily",
+    "edoc_documents_daily",
+    "esign_signatures_daily",
+]
+
+
+def sim_now(end: date) -> datetime:
+    from chiso.simulator.engine import TZ
+
+    # Late corrections land 1-5 days after a day: by then the span is final.
+    return datetime.combine(end + timedelta(days=10), datetime.min.time(), TZ).replace(hour=12)
+
+
+def serve(system: str, port: int, end: date) -> None:
+    """Child process: one simulated system on a loopback port, no faults."""
+    import uvicorn
+
+    from chiso.simulator.apps import create_edoc_app, create_oss_app
+    from chiso.simulator.engine import Clock, SimConfig, Simulator
+
+    clock = Clock()
+    clock.set(sim_now(end))
+    sim = Simulator(SimConfig(seed=SEED), clock)
+    app = create_oss_app(sim, CLIENT_ID, CLIENT_SECRET) if system == "oss" else create_edoc_app(sim, API_KEY)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def wait_healthy(url: str, timeout: float = 60) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"simulator at {url} did not start")
+        time.sleep(0.2)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def row_counts(uri: str) -> dict[str, int]:
+    import psycopg
+
+    with psycopg.connect(uri) as c:
+        return {t: c.execute(f"SELECT count(*) FROM raw.{t}").fetchone()[0] for t in RAW_TABLES}
+
+
+def main() -> int:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    from chiso.extract import edoc, esign, one_stop_shop
+    from chiso.extract.common import SourceConn
+    from chiso.quality import list_suites, validate
+    from chiso.settings import Settings
+    from chiso.simulator.engine import Clock, SimConfig, Simulator
+    from chiso.simulator.esign_drop import write_esign_drop
+    from chiso.stack import credentials, postgres
+
+    span = os.environ.get("CHISO_BENCH_SPAN", "year")
+    start, end = SPANS[span]
+    suites = [s for s in list_suites() if s.startswith("raw_")]
+
+    home = Path(tempfile.mkdtemp(prefix="chiso-bench-"))
+    os.chmod(home, 0o755)  # noqa: S103 (the postgres OS user must reach its data dir)
+    settings = Settings(home=home, pg_port=int(os.environ.get("CHISO_BENCH_PG_PORT", "5631")))
+    creds = credentials.load(home)
+    procs: list[mp.Process] = []
+    postgres.ensure_running(settings, creds)
+    try:
+        uri = postgres.uri(settings, "chiso_loader", creds[postgres.ROLES["chiso_loader"]])
+        ctx = mp.get_context("spawn")  # a clean interpreter: no inherited threads or connections
+        for system, port in (("oss", OSS_PORT), ("edoc", EDOC_PORT)):
+            p = ctx.Process(target=serve, args=(system, port, end), daemon=True)
+            p.start()
+            procs.append(p)
+        oss_url, edoc_url = f"http://127.0.0.1:{OSS_PORT}", f"http://127.0.0.1:{EDOC_PORT}"
+        wait_healthy(oss_url)
+        wait_healthy(edoc_url)
+
+        # The CA's drop folder for the span, as the source would have written it.
+        clock = Clock()
+        clock.set(sim_now(end))
+        t0 = time.monotonic()
+        drop = home / "esign_drop"
+        files = write_esign_drop(Simulator(SimConfig(seed=SEED), clock), drop, start, end)
+        t_drop = time.monotonic() - t0
+
+        cpu0 = sum(cpu_seconds(p.pid) for p in procs)
+        run_id = f"bench_{span}"
+        timings: dict[str, float] = {}
+        t0 = time.monotonic()
+        one_stop_shop.extract(SourceConn(oss_url, CLIENT_ID, CLIENT_SECRET), uri, start, end, run_id=run_id)
+        timings["one_stop_shop"] = time.monotonic() - t0
+        t1 = time.monotonic()
+        edoc.extract(SourceConn(edoc_url, password=API_KEY), uri, start, end, run_id=run_id)
+        timings["edoc"] = time.monotonic() - t1
+        t1 = time.monotonic()
+        esign.extract(SourceConn(extra={"path": str(drop)}), uri, start, end, run_id=run_id)
+        timings["esign"] = time.monotonic() - t1
+        t_load = time.monotonic() - t0
+        server_cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu0
+        counts = row_counts(uri)
+
+        per_suite: dict[str, tuple[float, int, int]] = {}
+        t0 = time.monotonic()
+        import great_expectations  # noqa: F401 (counted: every quality task pays it once)
+
+        t_import = time.monotonic() - t0
+        for suite in suites:
+            ts = time.monotonic()
+            out = validate(suite, warehouse_uri=uri, run_id=run_id, window=(start, end), home=home)
+            failed = sum(not r.success for r in out.results)
+            per_suite[suite] = (time.monotonic() - ts, len(out.results), failed)
+        t_val = time.monotonic() - t0
+
+        days = (end - start).days + 1
+        print(f"span: {span} {start}..{end} ({days} days), simulator seed {SEED}, {os.cpu_count()} CPUs")
+        print("raw rows: " + ", ".join(f"{t}={n}" for t, n in counts.items()))
+        print(f"e-signature drop written beforehand: {len(files)} files in {t_drop:.1f}s (not timed below)")
+        print(f"extract+load   {t_load:8.1f}s  (" + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()) + ")")
+        print(f"  simulator servers' CPU meanwhile: {server_cpu:.1f}s (child processes, other core)")
+        print(f"validation     {t_val:8.1f}s  ({len(suites)} raw suites, Data Docs rebuilt after each)")
+        print(f"  {'Great Expectations import':<28} {t_import:6.1f}s")
+        for suite, (secs, n, failed) in per_suite.items():
+            print(f"  {suite:<28} {secs:6.1f}s  {n:3d} expectations, {failed} failed")
+        ratio = t_val / t_load
+        print(f"ratio validation / extract+load = {ratio:.1%} (goal < 10%)")
+        return 0 if ratio < 0.10 else 1
+    finally:
+        for p in procs:
+            p.terminate()
+            p.join(10)
+        postgres.stop(settings)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
