@@ -103,7 +103,9 @@
     periods it lacks, and every period when a lookup it reads changed. Incrementally the set is computed when the
     model runs and inlined as literals, so the model's joins probe indexes for those few periods instead of
     hashing whole (history-sized) tables on misestimated row counts. -#}
-{% macro affected_periods(upstreams, lookups=[]) -%}
+{#- `inline=false` keeps the set as a subquery: int_indicator_counts joins it through a dozen CTEs, where a
+    literal list joined to int_periods is estimated at 1 row and the plan degrades to nested loops (minutes). -#}
+{% macro affected_periods(upstreams, lookups=[], inline=true) -%}
     {%- set all_periods -%}
         select p.period_type, p.period_start from {{ ref('int_periods') }} as p
     {%- endset -%}
@@ -130,8 +132,17 @@
                 on a.period_type = p.period_type and a.period_start = p.period_start
             order by 1, 2
         {%- endset -%}
-        {%- if not execute -%}
+        {%- if not execute or not inline -%}
             {{ all_periods }}
+            where
+                {{ changed_lookups }}
+                or (p.period_type, p.period_start) in (
+                    {{ refreshed_periods(upstreams) }}
+                    union
+                    (
+                        {{ missing_periods() }}
+                    )
+                )
         {%- elif run_query("select " ~ changed_lookups).columns[0].values()[0] -%}
             {{ all_periods }}
         {%- else -%}

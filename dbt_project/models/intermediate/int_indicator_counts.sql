@@ -23,7 +23,7 @@ affected as (
         ref('int_petition_periods'),
         ref('int_document_periods'),
         ref('int_signature_periods'),
-    ], lookups) }}
+    ], lookups, inline=false) }}
 ),
 
 periods as (
