@@ -22,6 +22,7 @@ from typing import Any
 import psycopg
 
 from chiso.quality.config import ROW_LEVEL_TYPES, SuiteSpec, load_freshness, load_suite, render_sql
+from chiso.quality.docs_assets import make_offline
 from chiso.quality.outcome import ExpectationOutcome, QualityOutcome, message_vi
 from chiso.quality.store import ensure_schema, plain_uri, write_outcome
 
@@ -398,6 +399,8 @@ def validate(
                 index = home_dir / "data_docs" / "index.html"
                 if docs_ids:  # GX renders every stored result when given no identifiers
                     docs_index = index if ctx.build_data_docs(resource_identifiers=docs_ids) else None
+                    if docs_index is not None:  # GX links CDNs; the data centre has no internet
+                        make_offline(index.parent)
                 elif index.exists():
                     docs_index = index
             except Exception:  # Data Docs are a convenience; the results are already in the database
