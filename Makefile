@@ -48,13 +48,13 @@ status:
 	@$(CHISO) status
 
 test: venvs browser
-	$(PYTEST) tests
+	$(PYTEST)
 
 test-unit: venvs
-	$(PYTEST) tests -m "not e2e"
+	$(PYTEST) -m "not e2e"
 
 test-e2e: venvs browser
-	$(PYTEST) tests -m e2e
+	$(PYTEST) -m e2e
 
 lint: venvs
 	$(VENVS)/airflow/bin/ruff check src dags tests
