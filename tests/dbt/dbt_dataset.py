@@ -1,23 +1,25 @@
-"""A small hand-made raw dataset (6 units, 4 procedures, 3 days around a month boundary) and helpers to load
-it as chiso_loader and to run dbt against the test warehouse. Expected mart values in test_marts.py are worked
-out by hand from these rows."""
+"""A small hand-made dataset (6 units, 4 procedures, 3 days around a month boundary), fed through the source
+interfaces: the one-stop-shop and e-document HTTP APIs and the e-signature drop folder serve it (handmade_source.py)
+and the real extractors load it into raw as chiso_loader. Also runs dbt against the test warehouse. Expected
+mart values in test_dbt_marts.py are worked out by hand from these rows."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import subprocess
-import uuid
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
-import psycopg
+from handmade_source import HandMadeSource, Sources
+
+from chiso.simulator.engine import TZ
 
 REPO = Path(__file__).resolve().parents[2]
 DBT_PROJECT = REPO / "dbt_project"
 DBT = REPO / ".venvs" / "dbt" / "bin" / "dbt"
-RAW_SCHEMA_SQL = REPO / "src" / "chiso" / "raw" / "schema.sql"
+
+FIRST_DAY, LAST_DAY = date(2024, 1, 31), date(2024, 2, 2)
+EXTRACTED_AT = datetime(2024, 3, 1, 8, 0, tzinfo=TZ)
 
 P, S1, S2, D1, X1, X2 = (
     "000.00.00.H26",
@@ -29,7 +31,7 @@ P, S1, S2, D1, X1, X2 = (
 )
 
 UNITS = [
-    # ma_dinh_danh, ten, loai, cha, so_can_bo, chung_thuc_dien_tu
+    # maDinhDanh, tenDonVi, loaiDonVi, maDinhDanhCha, soCanBo, coChungThucDienTu
     (P, "UBND tỉnh Thử Nghiệm", "UBND_TINH", None, 50, False),
     (S1, "Sở Tư pháp", "SO_NGANH", P, 40, False),
     (S2, "Sở Xây dựng", "SO_NGANH", P, 20, False),
@@ -39,34 +41,35 @@ UNITS = [
 ]
 
 PROCEDURES = [
-    # ma, cap, muc_do, phi, tich_hop_tt, cong_dan, dan_cu, hieu_luc, cong_bo, cong_khai, day_du, don_vi
+    # maThuTuc, cap, mucDo, phi, thanhToan, congDan, danCu, hieuLuc, congBo, congKhai, dayDu, donViThucHien
     ("T1", "TINH", "TOAN_TRINH", True, True, True, True, "2024-01-15", "2024-01-02", "2024-01-05", True, []),
     ("T2", "TINH", "MOT_PHAN", False, False, True, False, "2024-01-05", "2024-01-03", None, False, [S1]),
     ("H1", "HUYEN", "KHONG", True, False, False, False, "2023-06-01", "2023-05-01", "2023-05-02", True, []),
     ("X1P", "XA", "TOAN_TRINH", True, True, True, False, "2024-02-20", "2024-02-01", "2024-02-12", True, []),
 ]
 
-DOSSIER_COLUMNS = (
-    "tiep_nhan_truc_tuyen",
-    "tiep_nhan_truc_tiep",
-    "tiep_nhan_buu_chinh",
-    "tiep_nhan_toan_trinh",
-    "da_xu_ly_truoc_han",
-    "da_xu_ly_dung_han",
-    "da_xu_ly_qua_han",
-    "dong_bo_dvcqg",
-    "co_ket_qua_dien_tu",
-    "so_hoa",
-    "tai_su_dung_du_lieu",
-    "luu_kho_ca_nhan",
-    "su_dung_du_lieu_dan_cu",
-    "co_nghia_vu_tai_chinh",
-    "thanh_toan_truc_tuyen",
-    "danh_gia_khong_hai_long",
-    "dang_xu_ly_trong_han",
-    "dang_xu_ly_qua_han",
+# Count fields of each feed, named as sources.md names them.
+DOSSIER_FIELDS = (
+    "tiepNhanTrucTuyen",
+    "tiepNhanTrucTiep",
+    "tiepNhanBuuChinh",
+    "tiepNhanToanTrinh",
+    "daXuLyTruocHan",
+    "daXuLyDungHan",
+    "daXuLyQuaHan",
+    "dongBoDVCQG",
+    "coKetQuaDienTu",
+    "soHoa",
+    "taiSuDungDuLieu",
+    "luuKhoCaNhan",
+    "suDungDuLieuDanCu",
+    "coNghiaVuTaiChinh",
+    "thanhToanTrucTuyen",
+    "danhGiaKhongHaiLong",
+    "dangXuLyTrongHan",
+    "dangXuLyQuaHan",
 )
-# (ngay, unit, procedure) -> counts in DOSSIER_COLUMNS order
+# (ngay, unit, procedure) -> counts in DOSSIER_FIELDS order
 #            onl inp post full early ont late sync eres dig reuse pers pop fee paid diss within overdue
 DOSSIERS = {
     ("2024-01-31", S1, "T1"): (4, 1, 0, 3, 1, 2, 1, 5, 3, 4, 2, 1, 2, 4, 2, 1, 3, 1),
@@ -76,20 +79,20 @@ DOSSIERS = {
     ("2024-02-02", X2, "X1P"): (0, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 1, 0, 1, 0, 0),
 }
 
-PETITION_COLUMNS = (
-    "tiep_nhan",
-    "da_xu_ly_dung_han",
-    "da_xu_ly_qua_han",
-    "khong_hai_long",
-    "dang_xu_ly_trong_han",
-    "dang_xu_ly_qua_han",
+PETITION_FIELDS = (
+    "tiepNhan",
+    "daXuLyDungHan",
+    "daXuLyQuaHan",
+    "khongHaiLong",
+    "dangXuLyTrongHan",
+    "dangXuLyQuaHan",
 )
 PETITIONS = {
     ("2024-02-01", S1): (3, 1, 1, 1, 1, 0),
     ("2024-02-02", S1): (0, 0, 0, 0, 1, 0),
 }
 
-DOCUMENT_COLUMNS = (
+DOCUMENT_FIELDS = (
     "incoming_total",
     "incoming_electronic",
     "outgoing_total",
@@ -106,7 +109,7 @@ DOCUMENTS = {
     ("2024-02-01", X1): (4, 2, 4, 2, 1, 1, 1, 10, 2),
 }
 
-SIGNATURE_COLUMNS = (
+SIGNATURE_FIELDS = (
     "org_certs_active",
     "personal_certs_active",
     "org_certs_issued",
@@ -123,97 +126,74 @@ SIGNATURES = {
 }
 
 
-def _hash(values: tuple) -> str:
-    return hashlib.sha256(json.dumps(values, default=str).encode()).hexdigest()
+def _stamp(day: str, hhmm: str) -> str:
+    return f"{day}T{hhmm}:00+07:00"
 
 
-def create_raw(conn: psycopg.Connection) -> None:
-    conn.execute(RAW_SCHEMA_SQL.read_text())
+def _named(fields: tuple[str, ...], counts: tuple) -> dict[str, int]:
+    return dict(zip(fields, counts, strict=True))
 
 
-def new_batch(conn: psycopg.Connection, source: str, entity: str) -> uuid.UUID:
-    batch = uuid.uuid4()
-    conn.execute(
-        "INSERT INTO raw.load_audit (batch_id, source, entity, run_id, status, finished_at)"
-        " VALUES (%s, %s, %s, 'test', 'succeeded', now())",
-        (batch, source, entity),
-    )
-    return batch
+def dossier_record(day: str, unit: str, procedure: str, counts: tuple, updated_at: str) -> dict:
+    """A `GET /api/v1/thong-ke/ho-so` item."""
+    record = {"ngay": day, "maDinhDanh": unit, "maThuTuc": procedure, **_named(DOSSIER_FIELDS, counts)}
+    return record | {"thoiDiemCapNhat": updated_at}
 
 
-def insert_dossier(conn, batch, day, unit, procedure, counts, deleted=False) -> None:
-    cols = ", ".join(DOSSIER_COLUMNS)
-    marks = ", ".join(["%s"] * len(DOSSIER_COLUMNS))
-    conn.execute(
-        f"INSERT INTO raw.oss_dossier_daily (ngay, ma_dinh_danh, ma_thu_tuc, {cols}, thoi_diem_cap_nhat,"
-        f" _batch_id, _row_hash, _is_deleted) VALUES (%s, %s, %s, {marks}, now(), %s, %s, %s)",
-        (day, unit, procedure, *counts, batch, _hash((day, unit, procedure, counts, deleted)), deleted),
-    )
-
-
-def _insert_unit_rows(conn, batch, table, date_col, unit_col, columns, rows, extra=None) -> None:
-    extra = extra or {}
-    cols = ", ".join((date_col, unit_col, *columns, *extra))
-    marks = ", ".join(["%s"] * (2 + len(columns) + len(extra)))
-    for (day, unit), counts in rows.items():
-        conn.execute(
-            f"INSERT INTO raw.{table} ({cols}, _batch_id, _row_hash) VALUES ({marks}, %s, %s)",
-            (day, unit, *counts, *extra.values(), batch, _hash((day, unit, counts))),
-        )
-
-
-def load_all(conn: psycopg.Connection) -> None:
-    batch = new_batch(conn, "one_stop_shop", "units")
-    for code, name, kind, parent, staff, ecopy in UNITS:
-        conn.execute(
-            "INSERT INTO raw.oss_units (ma_don_vi, ma_dinh_danh, ten_don_vi, loai_don_vi, ma_dinh_danh_cha, ma_dvhc,"
-            " so_can_bo, co_chung_thuc_dien_tu, hieu_luc_tu, hieu_luc_den, _batch_id, _row_hash)"
-            " VALUES (%s, %s, %s, %s, %s, '26', %s, %s, '2020-01-01', NULL, %s, %s)",
-            (f"dv-{code[-6:]}", code, name, kind, parent, staff, ecopy, batch, _hash((code, name))),
-        )
-    batch = new_batch(conn, "one_stop_shop", "procedures")
-    for code, level, mode, fee, pay, citizen, pop, eff, ann, pub, full, units in PROCEDURES:
-        conn.execute(
-            "INSERT INTO raw.oss_procedures (ma_thu_tuc, ten_thu_tuc, linh_vuc, cap_thuc_hien, muc_do_dvc,"
-            " co_phi_le_phi, tich_hop_thanh_toan, doi_tuong_cong_dan, ket_noi_du_lieu_dan_cu,"
-            " ngay_hieu_luc_van_ban, ngay_quyet_dinh_cong_bo, ngay_cong_khai, noi_dung_day_du, don_vi_thuc_hien,"
-            " _batch_id, _row_hash) VALUES (%s, %s, 'Tư pháp', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (
-                code,
-                f"Thủ tục {code}",
-                level,
-                mode,
-                fee,
-                pay,
-                citizen,
-                pop,
-                eff,
-                ann,
-                pub,
-                full,
-                units,
-                batch,
-                _hash((code, level)),
-            ),
-        )
-    batch = new_batch(conn, "one_stop_shop", "dossier_daily")
+def hand_made_source() -> HandMadeSource:
+    """The dataset as the source systems hold it after the last day (a backfill run on 1/3/2024, so every
+    catalogue date is already known). Daily records last changed at the end of their day."""
+    units = [
+        {
+            "maDonVi": f"dv-{code[-6:]}",
+            "maDinhDanh": code,
+            "tenDonVi": name,
+            "loaiDonVi": kind,
+            "maDinhDanhCha": parent,
+            "maDVHC": "26",
+            "soCanBo": staff,
+            "coChungThucDienTu": ecopy,
+            "hieuLucTu": "2020-01-01",
+            "hieuLucDen": None,
+        }
+        for code, name, kind, parent, staff, ecopy in UNITS
+    ]
+    procedures = [
+        {
+            "maThuTuc": code,
+            "tenThuTuc": f"Thủ tục {code}",
+            "linhVuc": "Tư pháp",
+            "capThucHien": level,
+            "mucDoDVC": mode,
+            "coPhiLePhi": fee,
+            "tichHopThanhToan": pay,
+            "doiTuongCongDan": citizen,
+            "ketNoiDuLieuDanCu": pop,
+            "ngayHieuLucVanBan": eff,
+            "ngayQuyetDinhCongBo": ann,
+            "ngayCongKhai": pub,
+            "noiDungDayDu": full,
+            "donViThucHien": competent,
+        }
+        for code, level, mode, fee, pay, citizen, pop, eff, ann, pub, full, competent in PROCEDURES
+    ]
+    source = HandMadeSource(EXTRACTED_AT, units, procedures)
     for (day, unit, procedure), counts in DOSSIERS.items():
-        insert_dossier(conn, batch, day, unit, procedure, counts)
-    batch = new_batch(conn, "one_stop_shop", "petition_daily")
-    _insert_unit_rows(conn, batch, "oss_petition_daily", "ngay", "ma_dinh_danh", PETITION_COLUMNS, PETITIONS)
-    batch = new_batch(conn, "edoc", "documents_daily")
-    _insert_unit_rows(conn, batch, "edoc_documents_daily", "report_date", "org_code", DOCUMENT_COLUMNS, DOCUMENTS)
-    batch = new_batch(conn, "esign", "signatures_daily")
-    _insert_unit_rows(
-        conn,
-        batch,
-        "esign_signatures_daily",
-        "report_date",
-        "ma_dinh_danh",
-        SIGNATURE_COLUMNS,
-        SIGNATURES,
-        extra={"source_file": "2024/02/chu_ky_so.csv", "file_version": 1},
-    )
+        source.put("dossier", dossier_record(day, unit, procedure, counts, _stamp(day, "17:30")))
+    for (day, unit), counts in PETITIONS.items():
+        record = {"ngay": day, "maDinhDanh": unit, **_named(PETITION_FIELDS, counts)}
+        source.put("petition", record | {"thoiDiemCapNhat": _stamp(day, "17:40")})
+    for (day, unit), counts in DOCUMENTS.items():
+        record = {"report_date": day, "org_code": unit, **_named(DOCUMENT_FIELDS, counts)}
+        source.put("edoc", record | {"updated_at": _stamp(day, "18:00")})
+    for (day, unit), counts in SIGNATURES.items():
+        source.put("esign", {"report_date": day, "ma_dinh_danh": unit, **_named(SIGNATURE_FIELDS, counts)})
+    return source
+
+
+def load_all(sources: Sources, warehouse_uri: str) -> None:
+    """The first extract run: every source over the dataset's days, loaded as chiso_loader."""
+    sources.extract(warehouse_uri, FIRST_DAY, LAST_DAY)
 
 
 def dbt(args: list[str], *, port: int, password: str, workdir: Path, check: bool = True) -> subprocess.CompletedProcess:

@@ -1,6 +1,7 @@
-"""dbt end to end on the real PostgreSQL fixture: a hand-made raw dataset (dataset.py), `dbt seed` + `dbt build`,
-mart values equal to a hand computation; then a restated past day rewrites only the periods holding it, and a
-rerun with no change leaves the marts untouched."""
+"""dbt end to end on the real PostgreSQL fixture: a hand-made dataset (dbt_dataset.py) served through the source
+interfaces and loaded by the real extractors, `dbt seed` + `dbt build`, mart values equal to a hand computation;
+then a day restated at the source and extracted again rewrites only the periods holding it, and a rerun with no
+change leaves the marts untouched."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import date
 from decimal import Decimal
 
 import dbt_dataset as ds
+import handmade_source as hs
 import pytest
 from dbt_dataset import D1, S1, S2, X1, X2
 from psycopg.rows import dict_row
@@ -20,7 +22,13 @@ INCREMENTAL_MARTS = ("fct_indicator_values", "rpt_qd766_scores", "rpt_unit_ranki
 
 
 @pytest.fixture(scope="module")
-def built(warehouse, tmp_path_factory):
+def sources(tmp_path_factory):
+    with hs.serve(ds.hand_made_source(), tmp_path_factory.mktemp("esign_drop")) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def built(warehouse, sources, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("dbt")
     with warehouse.connect("postgres", autocommit=True) as conn:
         for schema in ("raw", "staging", "intermediate", "marts", "seeds"):
@@ -30,9 +38,7 @@ def built(warehouse, tmp_path_factory):
     from chiso.stack import postgres
 
     postgres.bootstrap(warehouse.settings, warehouse.creds)
-    with warehouse.connect("chiso_loader") as conn:
-        ds.create_raw(conn)
-        ds.load_all(conn)
+    ds.load_all(sources, warehouse.uri("chiso_loader"))
 
     def run(*args: str):
         return ds.dbt(
@@ -224,16 +230,20 @@ def test_rerun_without_change_is_a_no_op(built, warehouse):
     assert before == after
 
 
-def test_restated_day_rewrites_only_its_periods(built, warehouse):
+def test_restated_day_rewrites_only_its_periods(built, sources, warehouse):
     before = {t: snapshot(warehouse, t) for t in INCREMENTAL_MARTS}
-    with warehouse.connect("chiso_loader") as conn:
-        batch = ds.new_batch(conn, "one_stop_shop", "dossier_daily")
-        # 2/2 restated: S1's T2 received 4 in person (was 2), 3 overdue at the end of the day (was 1 within)
-        counts = list(ds.DOSSIERS[("2024-02-02", S1, "T2")])
-        counts[1], counts[16], counts[17] = 4, 0, 3
-        ds.insert_dossier(conn, batch, "2024-02-02", S1, "T2", tuple(counts))
-        # X2's row for 2/2 disappeared from the source: tombstone, its counts become 0
-        ds.insert_dossier(conn, batch, "2024-02-02", X2, "X1P", ds.DOSSIERS[("2024-02-02", X2, "X1P")], deleted=True)
+    source = sources.source
+    source.clock.advance(2 * 86400)  # the next run, two days later: the source has restated 2/2
+    # S1's T2 received 4 in person (was 2), 3 overdue at the end of the day (was 1 within)
+    counts = list(ds.DOSSIERS[("2024-02-02", S1, "T2")])
+    counts[1], counts[16], counts[17] = 4, 0, 3
+    source.put("dossier", ds.dossier_record("2024-02-02", S1, "T2", tuple(counts), source.now().isoformat()))
+    # X2's row for 2/2 disappeared from the source: the loader writes a tombstone, its counts become 0
+    source.remove("dossier", "2024-02-02", X2, "X1P")
+    # the next run re-reads the whole window (a lookback): only the two changed keys get new raw versions
+    oss, edoc, esign = sources.extract(warehouse.uri("chiso_loader"), ds.FIRST_DAY, ds.LAST_DAY, run_id="restated")
+    assert (oss["totals"]["rows_new_versions"], oss["totals"]["rows_deleted"]) == (1, 1)
+    assert edoc["totals"]["rows_new_versions"] == 0 and esign["batches"] == []
     built("build")
     after = {t: snapshot(warehouse, t) for t in INCREMENTAL_MARTS}
 
