@@ -118,7 +118,8 @@ def dbt(args: list[str], creds: dict[str, str], work: Path) -> tuple[float, dict
     results = json.loads((target / "run_results.json").read_text()) if (target / "run_results.json").exists() else {}
     if r.returncode:
         bad = [n["unique_id"] for n in results.get("results", []) if n["status"] in ("error", "fail")]
-        print(f"  ! dbt {args[0]} exit {r.returncode}: {bad[:10] or r.stdout[-3000:]}", flush=True)
+        # a failed build measures nothing: stop rather than print a ratio of broken runs
+        raise SystemExit(f"dbt {args[0]} exit {r.returncode}: {bad[:10] or r.stdout[-3000:]}")
     return wall, results
 
 

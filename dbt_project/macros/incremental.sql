@@ -161,3 +161,50 @@
         analyze {{ this }}
     {%- endif -%}
 {%- endmacro %}
+
+{#- The (period_type, period_start) pairs a period-grain model recomputes, as a list of rows; `none` means every
+    period (full build, changed lookups, or parse time). For models that filter each upstream table themselves
+    with `period_filter`, rather than joining one affected-periods relation. -#}
+{% macro affected_period_rows(upstreams, lookups=[]) -%}
+    {%- if not is_incremental() or not execute -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- if lookups -%}
+        {%- set changed -%}
+            select (select prior._lookup_fingerprint from {{ this }} as prior limit 1)
+                is distinct from {{ lookup_fingerprint(lookups) }}
+        {%- endset -%}
+        {%- if run_query(changed).columns[0].values()[0] -%}
+            {{ return(none) }}
+        {%- endif -%}
+    {%- endif -%}
+    {%- set periods_query -%}
+        select a.period_type, a.period_start::text from (
+            {{ refreshed_periods(upstreams) }}
+            union
+            (
+                {{ missing_periods() }}
+            )
+        ) as a
+        inner join {{ ref('int_periods') }} as p
+            on a.period_type = p.period_type and a.period_start = p.period_start
+        order by 1, 2
+    {%- endset -%}
+    {{ return(run_query(periods_query).rows | list) }}
+{%- endmacro %}
+
+{#- A WHERE condition keeping `rows` (from affected_period_rows) of a period-grain relation: literal pairs that
+    PostgreSQL estimates from the column statistics of each table and matches with its (period_type,
+    period_start) index, so every upstream is cut to the affected periods before the joins. A join to a VALUES
+    list instead is estimated at one row and the plan degrades to nested loops over history-sized inputs. -#}
+{% macro period_filter(rows, alias) -%}
+    {%- if rows is none -%}
+        true
+    {%- elif not rows -%}
+        false
+    {%- else -%}
+        ({{ alias }}.period_type, {{ alias }}.period_start) in (
+            {%- for r in rows %}('{{ r[0] }}', '{{ r[1] }}'::date){% if not loop.last %}, {% endif %}{% endfor -%}
+        )
+    {%- endif -%}
+{%- endmacro %}

@@ -1,11 +1,15 @@
 -- Numerator and denominator of every indicator per (period, unit, scope), long form. Points are taken in
 -- fct_indicator_values from the catalogue. Counts are summed over the scope first, then divided there.
+{#- enable_nestloop off: row estimates through the staging views (latest-version window: 8 of 1,855
+    procedures) and a dozen materialised CTEs are off by orders of magnitude, and nested loops over them took
+    minutes for one day. Every input is cut to the affected periods first, so hash/merge joins are always right. -#}
 {{
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key=['period_type', 'period_start'],
         indexes=[{'columns': ['period_type', 'period_start']}, {'columns': ['_refreshed_at']}],
+        pre_hook="set local enable_nestloop = off",
     )
 }}
 
@@ -15,21 +19,26 @@
     ref('int_calendar_days'),
 ] %}
 
-with
+{#- Every upstream is cut to the affected periods by literal pairs before the joins (see period_filter). -#}
+{%- set affected = affected_period_rows([
+    ref('int_dossier_scope_periods'),
+    ref('int_petition_periods'),
+    ref('int_document_periods'),
+    ref('int_signature_periods'),
+], lookups) %}
 
-affected as (
-    {{ affected_periods([
-        ref('int_dossier_scope_periods'),
-        ref('int_petition_periods'),
-        ref('int_document_periods'),
-        ref('int_signature_periods'),
-    ], lookups, inline=false) }}
-),
+with
 
 periods as (
     select p.*
     from {{ ref('int_periods') }} as p
-    inner join affected as a on p.period_type = a.period_type and p.period_start = a.period_start
+    where {{ period_filter(affected, 'p') }}
+),
+
+unit_periods as (
+    select u.*
+    from {{ ref('int_unit_periods') }} as u
+    where {{ period_filter(affected, 'u') }}
 ),
 
 scopes as (
@@ -39,12 +48,12 @@ scopes as (
         u.staff_count as member_staff_count,
         u.offers_e_certified_copy as member_offers_e_certified_copy
     from {{ ref('int_scope_members') }} as s
-    inner join periods as p on s.period_type = p.period_type and s.period_start = p.period_start
-    inner join {{ ref('int_unit_periods') }} as u
+    inner join unit_periods as u
         on
             s.period_type = u.period_type
             and s.period_start = u.period_start
             and s.member_unit_code = u.unit_code
+    where {{ period_filter(affected, 's') }}
 ),
 
 procedures as (
@@ -122,7 +131,10 @@ petitions as (
         coalesce(sum(pp.in_progress_within), 0) as in_progress_within,
         coalesce(sum(pp.in_progress_within + pp.in_progress_overdue), 0) as in_progress_total
     from scopes as s
-    left join {{ ref('int_petition_periods') }} as pp
+    left join (
+        select pp.* from {{ ref('int_petition_periods') }} as pp
+        where {{ period_filter(affected, 'pp') }}
+    ) as pp
         on
             s.period_type = pp.period_type
             and s.period_start = pp.period_start
@@ -146,7 +158,10 @@ documents as (
         coalesce(sum(dp.work_files_total), 0) as work_files_total,
         coalesce(sum(dp.work_files_online), 0) as work_files_online
     from scopes as s
-    left join {{ ref('int_document_periods') }} as dp
+    left join (
+        select dp.* from {{ ref('int_document_periods') }} as dp
+        where {{ period_filter(affected, 'dp') }}
+    ) as dp
         on
             s.period_type = dp.period_type
             and s.period_start = dp.period_start
@@ -173,7 +188,10 @@ signatures as (
             where s.member_unit_type = 'UBND_XA' and s.member_offers_e_certified_copy
         ) as communes_with_e_copy
     from scopes as s
-    left join {{ ref('int_signature_periods') }} as sp
+    left join (
+        select sp.* from {{ ref('int_signature_periods') }} as sp
+        where {{ period_filter(affected, 'sp') }}
+    ) as sp
         on
             s.period_type = sp.period_type
             and s.period_start = sp.period_start
@@ -260,7 +278,7 @@ measures as (
             and sig.unit_code = g.unit_code
             and sig.scope = g.scope
     inner join periods as p on g.period_type = p.period_type and g.period_start = p.period_start
-    inner join {{ ref('int_unit_periods') }} as u
+    inner join unit_periods as u
         on g.period_type = u.period_type and g.period_start = u.period_start and g.unit_code = u.unit_code
     inner join publication as pub on g.period_type = pub.period_type and g.period_start = pub.period_start
     inner join petitions as pt
@@ -281,7 +299,10 @@ measures as (
             and g.period_start = c.period_start
             and g.unit_code = c.unit_code
             and g.scope = c.scope
-    left join {{ ref('int_dossier_scope_periods') }} as d
+    left join (
+        select d.* from {{ ref('int_dossier_scope_periods') }} as d
+        where {{ period_filter(affected, 'd') }}
+    ) as d
         on
             g.period_type = d.period_type
             and g.period_start = d.period_start
