@@ -7,13 +7,16 @@ drop folder, which is written to a temp folder before the clock starts (it is th
 Validation: every `raw_*` suite with window = the span, as the DAG's quality tasks call it (Data Docs
 rebuilt after each suite; the Great Expectations import is counted once).
 
-CHISO_BENCH_SPAN=year|quarter (default year: 2024; quarter: 2024-Q1), CHISO_BENCH_PG_PORT (5631).
+CHISO_BENCH_SPAN=year|quarter (default year: 2024; quarter: 2024-Q1), CHISO_BENCH_PG_PORT (5631),
+CHISO_BENCH_PROFILE=1 prints a cProfile of the validation (cumulative, to stderr).
 """
 
 from __future__ import annotations
 
+import cProfile
 import multiprocessing as mp
 import os
+import pstats
 import shutil
 import sys
 import tempfile
@@ -143,12 +146,18 @@ def main() -> int:
         import great_expectations  # noqa: F401 (counted: every quality task pays it once)
 
         t_import = time.monotonic() - t0
+        profiler = cProfile.Profile() if os.environ.get("CHISO_BENCH_PROFILE") else None
+        if profiler:
+            profiler.enable()
         for suite in suites:
             ts = time.monotonic()
             out = validate(suite, warehouse_uri=uri, run_id=run_id, window=(start, end), home=home)
             failed = sum(not r.success for r in out.results)
             per_suite[suite] = (time.monotonic() - ts, len(out.results), failed)
         t_val = time.monotonic() - t0
+        if profiler:
+            profiler.disable()
+            pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
 
         days = (end - start).days + 1
         print(f"span: {span} {start}..{end} ({days} days), simulator seed {SEED}, {os.cpu_count()} CPUs")
