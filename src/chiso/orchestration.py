@@ -61,16 +61,18 @@ def check_layer(layer: str, conn_id: str) -> None:
     """Run every GX suite of a layer; raise (failing the task, so nothing downstream runs) on a critical failure."""
     from airflow.sdk import get_current_context
 
-    from chiso.quality import QualityGateError, validate
+    from chiso.quality import QualityGateError, validate_many
 
     ctx = get_current_context()
     uri = warehouse_uri(conn_id)
     window = run_window(ctx["dag_run"].conf, uri) if layer == "raw" else None
     read_uri = transformer_uri() if layer == "staging" else None
     failures = []
-    for suite in suites_of(layer):
-        outcome = validate(suite, warehouse_uri=uri, run_id=ctx["run_id"], window=window, read_uri=read_uri)
-        log.info("quality %s: %s", suite, outcome.summary_vi())
+    outcomes = validate_many(
+        suites_of(layer), warehouse_uri=uri, run_id=ctx["run_id"], window=window, read_uri=read_uri
+    )
+    for outcome in outcomes:
+        log.info("quality %s: %s", outcome.suite, outcome.summary_vi())
         if outcome.critical_failures:
             failures.append(QualityGateError(outcome))
     if failures:

@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 import quality_data as qd
 
-from chiso.quality import QualityGateError, freshness, raise_on_critical, validate
+from chiso.quality import QualityGateError, freshness, raise_on_critical, validate, validate_many
 
 pytestmark = pytest.mark.pg
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -55,6 +55,28 @@ def test_clean_raw_data_passes_and_results_are_stored(clean, tmp_path):
     assert set(per_suite) == set(RAW_SUITES) and runs == len(RAW_SUITES)
     assert (tmp_path / "data_docs" / "index.html").exists()
     assert outcome.data_docs_index == tmp_path / "data_docs" / "index.html"
+
+
+def test_layer_is_validated_in_one_call_with_one_docs_build(clean, tmp_path):
+    """What check_raw runs: every raw suite in one GX context; each suite stored, Data Docs built once with
+    the pages of every suite of this run."""
+    outcomes = validate_many(
+        RAW_SUITES, warehouse_uri=clean.uri("chiso_loader"), run_id="run-layer", window=qd.WINDOW, home=tmp_path
+    )
+    assert [o.suite for o in outcomes] == RAW_SUITES
+    assert all(not _failed(o) for o in outcomes), [(o.suite, list(_failed(o))) for o in outcomes]
+    index = tmp_path / "data_docs" / "index.html"
+    assert index.exists() and all(o.data_docs_index == index for o in outcomes)
+    pages = tmp_path / "data_docs" / "validations"
+    rendered = {p.relative_to(pages).parts[0].split(".")[0] for p in pages.rglob("*.html")}
+    assert rendered == set(RAW_SUITES)
+    with clean.connect("chiso_loader") as conn:
+        stored = dict(
+            conn.execute(
+                "SELECT suite, data_docs_path FROM quality.validation_runs WHERE run_id = 'run-layer'"
+            ).fetchall()
+        )
+    assert stored == dict.fromkeys(RAW_SUITES, str(index))
 
 
 def test_dossier_faults_are_caught_by_name(clean, tmp_path):

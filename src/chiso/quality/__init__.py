@@ -10,7 +10,7 @@ Entry points for DAG tasks (GX is imported lazily, inside `validate`):
 from chiso.quality.config import QualityConfigError, list_suites, load_suite
 from chiso.quality.freshness import freshness
 from chiso.quality.outcome import ExpectationOutcome, QualityGateError, QualityOutcome, raise_on_critical
-from chiso.quality.runner import validate
+from chiso.quality.runner import validate, validate_many
 
 __all__ = [
     "ExpectationOutcome",
@@ -22,4 +22,5 @@ __all__ = [
     "load_suite",
     "raise_on_critical",
     "validate",
+    "validate_many",
 ]

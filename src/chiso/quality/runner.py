@@ -300,17 +300,37 @@ def validate(
     Never raises because data is bad: call `raise_on_critical(outcome)` to fail a task. Raises on
     configuration errors (unknown suite, malformed YAML) and when the warehouse is unreachable.
     """
+    return validate_many(
+        [suite],
+        warehouse_uri=warehouse_uri,
+        run_id=run_id,
+        window=window,
+        home=home,
+        expectations_dir=expectations_dir,
+        build_docs=build_docs,
+        read_uri=read_uri,
+    )[0]
+
+
+def validate_many(
+    suites: list[str],
+    *,
+    warehouse_uri: str,
+    run_id: str,
+    window: tuple[date, date] | None = None,
+    home: Path | None = None,
+    expectations_dir: Path | None = None,
+    build_docs: bool = True,
+    read_uri: str | None = None,
+) -> list[QualityOutcome]:
+    """`validate` for several suites (a layer's gate) with one GX context and one Data Docs build at the end:
+    rendering is a fixed cost per build (GX recompiles its page templates), not per suite."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     logging.getLogger("great_expectations").setLevel(logging.WARNING)  # its INFO is per-metric noise
-    spec = load_suite(suite, expectations_dir)
+    specs = [load_suite(name, expectations_dir) for name in suites]
     home_dir = _home(home)
-    eff_window = window if spec.windowed else None
-    started = datetime.now(UTC)
-    t0 = time.monotonic()
-    results: list[ExpectationOutcome] = []
-    docs_index: Path | None = None
-
-    materialise = read_uri is None
+    outcomes: list[QualityOutcome] = []
+    docs_ids: list[Any] = []  # only this run's pages are rendered; the index lists all
     with (
         psycopg.connect(plain_uri(warehouse_uri), autocommit=True) as conn,
         psycopg.connect(plain_uri(read_uri or warehouse_uri), autocommit=True) as data_conn,
@@ -318,108 +338,129 @@ def validate(
         ensure_schema(conn, load_freshness(expectations_dir))
         _drop_stale_scratch(conn)
         ctx = _gx_context(home_dir)
-        import great_expectations as gx
-
         datasource = ctx.data_sources.add_or_update_postgres(
             "warehouse", connection_string=_sqlalchemy_uri(read_uri or warehouse_uri)
         )
-        scratch: list[str] = []
-        docs_ids: list[Any] = []  # only this run's pages are rendered; the index lists all
-        try:
-            for asset in spec.assets.values():
-                specs = spec.for_asset(asset.name)
-                if not specs:
-                    continue
-                gx_name = f"{spec.name}.{asset.name}"
-                query = render_sql(asset.query, eff_window)
-                try:
-                    if materialise:
-                        table = _materialise(conn, query)
-                        scratch.append(table)
-                    else:  # fail early and clearly when the relation is missing or not readable
-                        data_conn.execute(f"SELECT 1 FROM ({query}) q LIMIT 0")
-                except psycopg.Error as exc:
-                    err = f"không đọc được dữ liệu của '{asset.name}': {str(exc).strip().splitlines()[0]}"
-                    results += [_error_outcome(s, spec, err) for s in specs]
-                    continue
-                if materialise:
-                    batch_sql = f'quality."{table}"'
-                    gx_asset = datasource.add_table_asset(gx_name, table_name=table, schema_name="quality")
-                else:
-                    batch_sql = f"({query}) AS batch_rows"
-                    gx_asset = datasource.add_query_asset(gx_name, query=query)
-                batch_def = gx_asset.add_batch_definition_whole_table("whole")
-                gx_suite = gx.ExpectationSuite(
-                    name=gx_name, meta={"layer": spec.layer, "description_vi": spec.description_vi}
-                )
-                for s in specs:
-                    gx_suite.add_expectation(_build_expectation(s, eff_window))
-                gx_suite = ctx.suites.add_or_update(gx_suite)
-                vd = ctx.validation_definitions.add_or_update(
-                    gx.ValidationDefinition(name=gx_name, data=batch_def, suite=gx_suite)
-                )
-                by_name = {s.name: s for s in specs}
-                try:
-                    # Pass 1: counts only (BASIC, no sample), so no per-expectation sample queries,
-                    # each a full scan of the batch when nothing is wrong.
-                    res = vd.run(result_format=BASIC_COUNTS, run_id=gx.RunIdentifier(run_name=run_id))
-                    key = _result_key(gx_name, res, batch_def)
-                except Exception as exc:  # a broken check must show up as a failed check, not vanish
-                    log.exception("validation of %s failed to run", gx_name)
-                    err = str(exc).strip().splitlines()[0][:500] if str(exc).strip() else type(exc).__name__
-                    results += [_error_outcome(s, spec, err) for s in specs]
-                    continue
-                docs_ids += [key, key.expectation_suite_identifier]
-                # Pass 2: failed row-level checks again, with samples (SQL checks are sampled below).
-                detail = [
-                    by_name[r.expectation_config.meta["chiso_name"]]
-                    for r in res.results
-                    if not r.success and not _exception_message(r.exception_info)
-                ]
-                detail = [s for s in detail if s.type in ROW_LEVEL_TYPES]
-                if detail:
-                    try:
-                        _add_samples(ctx, res, key, batch_def, detail, eff_window, asset.key_columns)
-                    except Exception:  # the counts of pass 1 stand; only the samples are missing
-                        log.exception("sampling the failed checks of %s failed", gx_name)
+        for spec in specs:
+            t0 = time.monotonic()
+            outcome, ids = _validate_suite(spec, ctx, datasource, conn, data_conn, run_id, window, read_uri)
+            docs_ids += ids
+            log.info("%s (%.1fs)", outcome.summary_vi(), time.monotonic() - t0)
+            for r in outcome.critical_failures + outcome.warnings:
+                log.warning("[%s/%s] %s", r.severity, r.name, r.message_vi)
+            outcomes.append(outcome)
 
-                def sample(s, _batch=batch_sql):
-                    return _sql_sample(data_conn, render_sql(s.kwargs["unexpected_rows_query"], eff_window), _batch)
+        docs_index = _build_docs(ctx, home_dir, docs_ids) if build_docs else None
+        for outcome in outcomes:
+            outcome.data_docs_index = docs_index
+            write_outcome(conn, outcome)
+    return outcomes
 
-                for r in res.results:
-                    s = by_name[r.expectation_config.meta["chiso_name"]]
-                    results.append(_outcome_from_result(s, spec, r, sample))
-        finally:
-            for t in scratch:
-                conn.execute(f'DROP TABLE IF EXISTS quality."{t}"')
 
-        if build_docs:
+def _build_docs(ctx, home_dir: Path, docs_ids: list[Any]) -> Path | None:
+    try:
+        _prune_validation_files(home_dir)
+        index = home_dir / "data_docs" / "index.html"
+        if docs_ids:  # GX renders every stored result when given no identifiers
+            docs_index = index if ctx.build_data_docs(resource_identifiers=docs_ids) else None
+            if docs_index is not None:  # GX links CDNs; the data centre has no internet
+                make_offline(index.parent)
+            return docs_index
+        return index if index.exists() else None
+    except Exception:  # Data Docs are a convenience; the results are already in the database
+        log.exception("building Data Docs failed")
+        return None
+
+
+def _validate_suite(spec: SuiteSpec, ctx, datasource, conn, data_conn, run_id, window, read_uri):
+    """One suite: every asset materialised (or queried), validated in two passes; returns the outcome (not yet
+    stored) and the store keys of this run's results for Data Docs."""
+    import great_expectations as gx
+
+    eff_window = window if spec.windowed else None
+    started = datetime.now(UTC)
+    results: list[ExpectationOutcome] = []
+    docs_ids: list[Any] = []
+    materialise = read_uri is None
+    scratch: list[str] = []
+    try:
+        for asset in spec.assets.values():
+            specs = spec.for_asset(asset.name)
+            if not specs:
+                continue
+            gx_name = f"{spec.name}.{asset.name}"
+            query = render_sql(asset.query, eff_window)
             try:
-                _prune_validation_files(home_dir)
-                index = home_dir / "data_docs" / "index.html"
-                if docs_ids:  # GX renders every stored result when given no identifiers
-                    docs_index = index if ctx.build_data_docs(resource_identifiers=docs_ids) else None
-                    if docs_index is not None:  # GX links CDNs; the data centre has no internet
-                        make_offline(index.parent)
-                elif index.exists():
-                    docs_index = index
-            except Exception:  # Data Docs are a convenience; the results are already in the database
-                log.exception("building Data Docs failed")
+                if materialise:
+                    table = _materialise(conn, query)
+                    scratch.append(table)
+                else:  # fail early and clearly when the relation is missing or not readable
+                    data_conn.execute(f"SELECT 1 FROM ({query}) q LIMIT 0")
+            except psycopg.Error as exc:
+                err = f"không đọc được dữ liệu của '{asset.name}': {str(exc).strip().splitlines()[0]}"
+                results += [_error_outcome(s, spec, err) for s in specs]
+                continue
+            if materialise:
+                batch_sql = f'quality."{table}"'
+                gx_asset = datasource.add_table_asset(gx_name, table_name=table, schema_name="quality")
+            else:
+                batch_sql = f"({query}) AS batch_rows"
+                gx_asset = datasource.add_query_asset(gx_name, query=query)
+            batch_def = gx_asset.add_batch_definition_whole_table("whole")
+            gx_suite = gx.ExpectationSuite(
+                name=gx_name, meta={"layer": spec.layer, "description_vi": spec.description_vi}
+            )
+            for s in specs:
+                gx_suite.add_expectation(_build_expectation(s, eff_window))
+            gx_suite = ctx.suites.add_or_update(gx_suite)
+            vd = ctx.validation_definitions.add_or_update(
+                gx.ValidationDefinition(name=gx_name, data=batch_def, suite=gx_suite)
+            )
+            by_name = {s.name: s for s in specs}
+            try:
+                # Pass 1: counts only (BASIC, no sample), so no per-expectation sample queries,
+                # each a full scan of the batch when nothing is wrong.
+                res = vd.run(result_format=BASIC_COUNTS, run_id=gx.RunIdentifier(run_name=run_id))
+                key = _result_key(gx_name, res, batch_def)
+            except Exception as exc:  # a broken check must show up as a failed check, not vanish
+                log.exception("validation of %s failed to run", gx_name)
+                err = str(exc).strip().splitlines()[0][:500] if str(exc).strip() else type(exc).__name__
+                results += [_error_outcome(s, spec, err) for s in specs]
+                continue
+            docs_ids += [key, key.expectation_suite_identifier]
+            # Pass 2: failed row-level checks again, with samples (SQL checks are sampled below).
+            detail = [
+                by_name[r.expectation_config.meta["chiso_name"]]
+                for r in res.results
+                if not r.success and not _exception_message(r.exception_info)
+            ]
+            detail = [s for s in detail if s.type in ROW_LEVEL_TYPES]
+            if detail:
+                try:
+                    _add_samples(ctx, res, key, batch_def, detail, eff_window, asset.key_columns)
+                except Exception:  # the counts of pass 1 stand; only the samples are missing
+                    log.exception("sampling the failed checks of %s failed", gx_name)
 
-        order = {s.name: i for i, s in enumerate(spec.expectations)}
-        results.sort(key=lambda r: order.get(r.name, 1 << 30))
-        outcome = QualityOutcome(
-            suite=spec.name,
-            layer=spec.layer,
-            run_id=run_id,
-            window=eff_window,
-            started_at=started,
-            finished_at=datetime.now(UTC),
-            results=results,
-            data_docs_index=docs_index,
-        )
-        write_outcome(conn, outcome)
-    log.info("%s (%.1fs)", outcome.summary_vi(), time.monotonic() - t0)
-    for r in outcome.critical_failures + outcome.warnings:
-        log.warning("[%s/%s] %s", r.severity, r.name, r.message_vi)
-    return outcome
+            def sample(s, _batch=batch_sql):
+                return _sql_sample(data_conn, render_sql(s.kwargs["unexpected_rows_query"], eff_window), _batch)
+
+            for r in res.results:
+                s = by_name[r.expectation_config.meta["chiso_name"]]
+                results.append(_outcome_from_result(s, spec, r, sample))
+    finally:
+        for t in scratch:
+            conn.execute(f'DROP TABLE IF EXISTS quality."{t}"')
+
+    order = {s.name: i for i, s in enumerate(spec.expectations)}
+    results.sort(key=lambda r: order.get(r.name, 1 << 30))
+    outcome = QualityOutcome(
+        suite=spec.name,
+        layer=spec.layer,
+        run_id=run_id,
+        window=eff_window,
+        started_at=started,
+        finished_at=datetime.now(UTC),
+        results=results,
+        data_docs_index=None,
+    )
+    return outcome, docs_ids
