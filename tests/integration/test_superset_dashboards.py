@@ -102,6 +102,25 @@ def viewer_session(target: SupersetTarget) -> SupersetApi:
     return SupersetApi(target.url, target.viewer_user, target.viewer_password)
 
 
+def _open_dashboard(page, url: str, title: str, shot_stem: Path, attempts: int = 2) -> None:
+    """Open a dashboard and wait for its title. A cold Superset on a busy 2-core machine has missed the first
+    minute once (the JS bundle and the dashboard's metadata are first served then), so load it again once; when
+    it still fails, keep a screenshot and say what the page showed."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(1, attempts + 1):
+        page.goto(url, wait_until="domcontentloaded")
+        try:
+            page.get_by_text(title).first.wait_for(timeout=90_000)
+            return
+        except PlaywrightTimeout as exc:
+            if attempt == attempts:
+                page.screenshot(path=f"{shot_stem}-failed.png", full_page=True)
+                text = page.locator("body").inner_text()[:1000]
+                msg = f"{title!r} not shown at {page.url} after {attempts} loads; page: {text!r}"
+                raise AssertionError(msg) from exc
+
+
 def browse_dashboards(target: SupersetTarget, shots: Path) -> dict[str, dict]:
     """Log in as the viewer in headless Chromium, open every dashboard, wait for its charts, screenshot."""
     from playwright.sync_api import sync_playwright
@@ -121,8 +140,7 @@ def browse_dashboards(target: SupersetTarget, shots: Path) -> dict[str, dict]:
                     if "/api/v1/chart/data" in r.url and r.status >= 400 else None)
             for slug, (title, n_charts) in DASHBOARDS.items():
                 data_errors.clear()
-                page.goto(f"{target.url}/superset/dashboard/{slug}/", wait_until="domcontentloaded")
-                page.get_by_text(title).first.wait_for(timeout=60_000)
+                _open_dashboard(page, f"{target.url}/superset/dashboard/{slug}/", title, shots / f"superset-{slug}")
                 charts = page.locator('[data-test="chart-grid-component"]')
                 charts.nth(n_charts - 1).wait_for(timeout=60_000)
                 # every chart has rendered: no spinner left and each holds a canvas, svg or table
