@@ -99,57 +99,17 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Which periods a period-grain model recomputes: every period on a full build; else periods refreshed upstream,
-    periods it lacks, and every period when a lookup it reads changed. Incrementally the set is computed when the
-    model runs and inlined as literals, so the model's joins probe indexes for those few periods instead of
-    hashing whole (history-sized) tables on misestimated row counts. -#}
-{#- `inline=false` keeps the set as a subquery: int_indicator_counts joins it through a dozen CTEs, where a
-    literal list joined to int_periods is estimated at 1 row and the plan degrades to nested loops (minutes). -#}
-{% macro affected_periods(upstreams, lookups=[], inline=true) -%}
-    {%- set all_periods -%}
+{#- Which periods a period-grain model recomputes, as a relation of (period_type, period_start): every period on a
+    full build or when a lookup it reads changed; else periods refreshed upstream and periods it lacks, computed
+    when the model runs and inlined as literals, so the model's joins probe indexes for those few periods instead
+    of hashing whole (history-sized) tables on misestimated row counts. -#}
+{% macro affected_periods(upstreams, lookups=[]) -%}
+    {%- set rows = affected_period_rows(upstreams, lookups) -%}
+    {%- if rows is none -%}
         select p.period_type, p.period_start from {{ ref('int_periods') }} as p
-    {%- endset -%}
-    {%- if not is_incremental() -%}
-        {{ all_periods }}
     {%- else -%}
-        {%- set changed_lookups -%}
-            {%- if lookups -%}
-                (select prior._lookup_fingerprint from {{ this }} as prior limit 1)
-                is distinct from {{ lookup_fingerprint(lookups) }}
-            {%- else -%}
-                false
-            {%- endif -%}
-        {%- endset -%}
-        {%- set periods_query -%}
-            select a.period_type, a.period_start::text from (
-                {{ refreshed_periods(upstreams) }}
-                union
-                (
-                    {{ missing_periods() }}
-                )
-            ) as a
-            inner join {{ ref('int_periods') }} as p
-                on a.period_type = p.period_type and a.period_start = p.period_start
-            order by 1, 2
-        {%- endset -%}
-        {%- if not execute or not inline -%}
-            {{ all_periods }}
-            where
-                {{ changed_lookups }}
-                or (p.period_type, p.period_start) in (
-                    {{ refreshed_periods(upstreams) }}
-                    union
-                    (
-                        {{ missing_periods() }}
-                    )
-                )
-        {%- elif run_query("select " ~ changed_lookups).columns[0].values()[0] -%}
-            {{ all_periods }}
-        {%- else -%}
-            {%- set rows = run_query(periods_query).rows -%}
-            select a.period_type, a.period_start
-            from {{ values_relation(rows, ['period_type', 'period_start'], ['text', 'date'], 'a') }}
-        {%- endif -%}
+        select a.period_type, a.period_start
+        from {{ values_relation(rows, ['period_type', 'period_start'], ['text', 'date'], 'a') }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -163,8 +123,8 @@
 {%- endmacro %}
 
 {#- The (period_type, period_start) pairs a period-grain model recomputes, as a list of rows; `none` means every
-    period (full build, changed lookups, or parse time). For models that filter each upstream table themselves
-    with `period_filter`, rather than joining one affected-periods relation. -#}
+    period (full build, changed lookups, or parse time). `affected_periods` makes a relation of them; a model that
+    joins many period-grain upstreams filters each one with `period_filter` instead. -#}
 {% macro affected_period_rows(upstreams, lookups=[]) -%}
     {%- if not is_incremental() or not execute -%}
         {{ return(none) }}
