@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -102,14 +103,28 @@ def viewer_session(target: SupersetTarget) -> SupersetApi:
     return SupersetApi(target.url, target.viewer_user, target.viewer_password)
 
 
-def _open_dashboard(page, url: str, title: str, shot_stem: Path, attempts: int = 2) -> None:
-    """Open a dashboard and wait for its title. A cold Superset on a 2-core machine has missed the first minute
-    in CI (the JS bundle and the dashboard's metadata are first served then), so load it again once; when it
-    still fails, keep a screenshot and say what the page showed."""
+def _login(page, target: SupersetTarget) -> None:
+    page.goto(f"{target.url}/login/")
+    page.fill("#username", target.viewer_user)
+    page.fill("#password", target.viewer_password)
+    page.locator("button[type=submit], button:has-text('Sign in'), button:has-text('Đăng nhập')").first.click()
+    page.wait_for_url(lambda u: "/login" not in u, timeout=120_000)
+
+
+def _open_dashboard(page, target: SupersetTarget, path: str, title: str, shot_stem: Path, attempts: int = 2) -> None:
+    """Open a dashboard and wait for its title; on failure keep a screenshot and say what the page showed.
+
+    Known and open: inside the full test session (never alone, never on the e2e stack) the fixture's Superset
+    has sent the freshly logged-in viewer back to its login page (CI, 2 of 4 runs). That is retried once with a
+    new login so the rendering checks still run, and reported on stderr so it stays visible."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     for attempt in range(1, attempts + 1):
-        page.goto(url, wait_until="domcontentloaded")
+        page.goto(f"{target.url}{path}", wait_until="domcontentloaded")
+        if "/login" in page.url and attempt < attempts:
+            print(f"superset: viewer sent to the login page opening {path}; logging in again", file=sys.stderr)
+            _login(page, target)
+            continue
         try:
             page.get_by_text(title).first.wait_for(timeout=120_000)
             return
@@ -130,19 +145,13 @@ def browse_dashboards(target: SupersetTarget, shots: Path) -> dict[str, dict]:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1200}, locale="vi-VN")
-            page.goto(f"{target.url}/login/")
-            page.fill("#username", target.viewer_user)
-            page.fill("#password", target.viewer_password)
-            page.locator("button[type=submit], button:has-text('Sign in'), button:has-text('Đăng nhập')").first.click()
-            # The first pages a fresh Superset serves (login redirect, welcome page, the JS bundle) took over a
-            # minute twice in CI on 2 cores; rendering, not speed, is what this test checks.
-            page.wait_for_url(lambda u: "/login" not in u, timeout=240_000)
+            _login(page, target)
             data_errors: list[str] = []
             page.on("response", lambda r: data_errors.append(f"{r.status} {r.url}")
                     if "/api/v1/chart/data" in r.url and r.status >= 400 else None)
             for slug, (title, n_charts) in DASHBOARDS.items():
                 data_errors.clear()
-                _open_dashboard(page, f"{target.url}/superset/dashboard/{slug}/", title, shots / f"superset-{slug}")
+                _open_dashboard(page, target, f"/superset/dashboard/{slug}/", title, shots / f"superset-{slug}")
                 charts = page.locator('[data-test="chart-grid-component"]')
                 charts.nth(n_charts - 1).wait_for(timeout=60_000)
                 # every chart has rendered: no spinner left and each holds a canvas, svg or table
