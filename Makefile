@@ -20,10 +20,12 @@ $(UV):
 	$(PYTHON) -m venv $(VENVS)/uv
 	$(VENVS)/uv/bin/pip install -q uv==$(UV_VERSION)
 
-$(VENVS)/%/.synced: requirements/%.lock.txt | $(UV)
+# --compile-bytecode: this machine sets PYTHONDONTWRITEBYTECODE, so without .pyc files every Airflow task, dbt
+# call and quality check would recompile its imports from source (Great Expectations: 7.5 s instead of 2.9 s).
+$(VENVS)/%/.synced: requirements/%.lock.txt Makefile | $(UV)
 	@echo "[make] syncing venv $* from $<"
 	@[ -x $(VENVS)/$*/bin/python ] || $(UV) venv -q --python $(PYTHON) $(VENVS)/$*
-	$(UV) pip sync -q --python $(VENVS)/$*/bin/python $<
+	$(UV) pip sync -q --compile-bytecode --python $(VENVS)/$*/bin/python $<
 	@touch $@
 
 # The chiso package itself, editable, in the Airflow venv (sync above removes it, hence the dependency).

@@ -4,8 +4,9 @@ validation < 10% of extract+load), measured in one run against a throwaway embed
 Extract+load: the real extractors read the simulator's HTTP apps (uvicorn on loopback, in child
 processes so the source side runs beside the extractor as a real system would) and the e-signature
 drop folder, which is written to a temp folder before the clock starts (it is the source's work).
-Validation: every `raw_*` suite with window = the span, as the DAG's check_raw calls it (one GX context, Data
-Docs built once at the end; the Great Expectations import is counted once).
+Validation: every `raw_*` suite with window = the span, as the DAG's check_raw calls it, in a process that has
+not imported Great Expectations yet: the import is counted (every quality task pays it), overlapped with the
+scratch tables PostgreSQL builds meanwhile, as in the task. Data Docs are built once at the end and counted.
 
 CHISO_BENCH_SPAN=year|quarter (default year: 2024; quarter: 2024-Q1), CHISO_BENCH_PG_PORT (5631),
 CHISO_BENCH_PROFILE=1 prints a cProfile of the validation (cumulative, to stderr).
@@ -18,6 +19,7 @@ import multiprocessing as mp
 import os
 import pstats
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -77,6 +79,12 @@ def wait_healthy(url: str, timeout: float = 60) -> None:
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def gx_import_seconds() -> float:
+    code = "import time; t = time.monotonic(); import great_expectations; print(time.monotonic() - t)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
 
 
 def row_counts(uri: str) -> dict[str, int]:
@@ -142,13 +150,11 @@ def main() -> int:
         counts = row_counts(uri)
 
         per_suite: dict[str, tuple[float, int, int]] = {}
-        t0 = time.monotonic()
-        import great_expectations  # noqa: F401 (counted: every quality task pays it once)
-
-        t_import = time.monotonic() - t0
+        assert "great_expectations" not in sys.modules  # its import belongs to the validation's time
         profiler = cProfile.Profile() if os.environ.get("CHISO_BENCH_PROFILE") else None
         if profiler:
             profiler.enable()
+        t0 = time.monotonic()
         # as the DAG's check_raw calls it: every raw suite, one GX context, Data Docs built once at the end
         outcomes = validate_many(suites, warehouse_uri=uri, run_id=run_id, window=(start, end), home=home)
         t_val = time.monotonic() - t0
@@ -158,6 +164,7 @@ def main() -> int:
         if profiler:
             profiler.disable()
             pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
+        t_import = gx_import_seconds()
 
         days = (end - start).days + 1
         print(f"span: {span} {start}..{end} ({days} days), simulator seed {SEED}, {os.cpu_count()} CPUs")
@@ -165,8 +172,8 @@ def main() -> int:
         print(f"e-signature drop written beforehand: {len(files)} files in {t_drop:.1f}s (not timed below)")
         print(f"extract+load   {t_load:8.1f}s  (" + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()) + ")")
         print(f"  simulator servers' CPU meanwhile: {server_cpu:.1f}s (child processes, other core)")
-        print(f"validation     {t_val:8.1f}s  ({len(suites)} raw suites, then Data Docs once)")
-        print(f"  {'Great Expectations import':<28} {t_import:6.1f}s")
+        print(f"validation     {t_val:8.1f}s  ({len(suites)} raw suites incl. the GX import, then Data Docs once)")
+        print(f"  {'(GX import alone, fresh interpreter:':<28} {t_import:.1f}s; overlapped above with table building)")
         for suite, (secs, n, failed) in per_suite.items():
             print(f"  {suite:<28} {secs:6.1f}s  {n:3d} expectations, {failed} failed")
         ratio = t_val / t_load

@@ -77,6 +77,11 @@ def test_layer_is_validated_in_one_call_with_one_docs_build(clean, tmp_path):
             ).fetchall()
         )
     assert stored == dict.fromkeys(RAW_SUITES, str(index))
+    with clean.connect("chiso_loader") as conn:  # every scratch table of the run is dropped
+        left = conn.execute(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'quality' AND tablename LIKE '\\_batch\\_%'"
+        ).fetchone()
+    assert left[0] == 0
 
 
 def test_dossier_faults_are_caught_by_name(clean, tmp_path):
@@ -173,6 +178,32 @@ def test_warning_alone_is_stored_but_does_not_stop(clean, tmp_path):
             "WHERE expectation_name = 'dissatisfied_le_handled'"
         ).fetchone()
     assert sev == ("warning", False)
+
+
+def test_stock_flow_balance_by_hand(clean, tmp_path):
+    """Clean petitions: closing stock = previous closing + 2 received - 1 handled, every day. One unit's closing
+    stock on 5 Jan is raised from 5 to 9: 5 Jan is off by +4 (4 + 2 - 1 = 5, not 9) and 6 Jan by -4
+    (9 + 2 - 1 = 10, not 6). A window starting on 5 Jan does not judge its first day."""
+    unit = qd.CODES[1]
+    with clean.connect("chiso_loader", autocommit=True) as conn:
+        conn.execute(
+            "UPDATE raw.oss_petition_daily SET dang_xu_ly_trong_han = 9 "
+            "WHERE ngay = '2024-01-05' AND ma_dinh_danh = %s",
+            (unit,),
+        )
+    outcome = _run(clean, "raw_oss_petition_daily", tmp_path, build_docs=False)
+    r = outcome.result("stock_flow_balance")
+    assert not r.success and r.unexpected_count == 2 and r.element_count == 40
+    got = {(s["ngay"], s["ma_dinh_danh"]): s for s in r.unexpected_sample}
+    jan5, jan6 = got[("2024-01-05", unit)], got[("2024-01-06", unit)]
+    assert (jan5["ton_dau_ngay"], jan5["ton_cuoi_ngay"], jan5["_chk_stock_flow_balance"]) == (4, 9, 4)
+    assert (jan6["ton_dau_ngay"], jan6["ton_cuoi_ngay"], jan6["_chk_stock_flow_balance"]) == (9, 6, -4)
+    assert [x.name for x in outcome.warnings] == ["stock_flow_balance"] and not outcome.critical_failures
+    later = _run(
+        clean, "raw_oss_petition_daily", tmp_path, window=(date(2024, 1, 5), date(2024, 1, 31)), build_docs=False
+    )
+    r = later.result("stock_flow_balance")
+    assert r.unexpected_count == 1 and r.unexpected_sample[0]["ngay"] == "2024-01-06"
 
 
 def test_document_and_signature_faults(clean, tmp_path):

@@ -117,6 +117,15 @@ def test_for_columns_expands_with_stable_names():
         ),
         ({"type": "ExpectColumnValuesToNotBeNull", "severity": "critical", "asset": "nope"}, "asset"),
         ({"type": "ExpectColumnValuesToNotBeNull", "severity": "critical", "mostly": 1.5}, "mostly"),
+        (
+            {
+                "type": "UnexpectedRowsExpectation",
+                "severity": "critical",
+                "sample_columns": ["a"],
+                "kwargs": {"unexpected_rows_query": "SELECT * FROM {batch}"},
+            },
+            "sample_columns",
+        ),
     ],
 )
 def test_malformed_entries_are_refused(entry, reason):

@@ -68,6 +68,7 @@ class ExpectationSpec:
     description_vi: str
     hint_vi: str = ""
     mostly: float | None = None
+    sample_columns: tuple[str, ...] = ()  # shown beside the asset's key columns for an offending row
 
     @property
     def is_sql(self) -> bool:
@@ -172,6 +173,8 @@ def parse_suite(data: dict, path: Path | None = None) -> SuiteSpec:
                 if not 0 < mostly <= 1:
                     raise QualityConfigError(f"{w}: 'mostly' phải trong (0, 1]")
             kwargs = dict(item.get("kwargs") or {})
+            if item.get("sample_columns") and etype not in ROW_LEVEL_TYPES:
+                raise QualityConfigError(f"{w}: 'sample_columns' chỉ dùng cho kiểm tra theo từng dòng")
             if etype == SQL_TYPE:
                 q = str(_req(kwargs, "unexpected_rows_query", w))
                 if "{batch}" not in q:
@@ -187,6 +190,7 @@ def parse_suite(data: dict, path: Path | None = None) -> SuiteSpec:
                     description_vi=str(_req(item, "description_vi", w)).strip(),
                     hint_vi=str(item.get("hint_vi", "")).strip(),
                     mostly=mostly,
+                    sample_columns=tuple(item.get("sample_columns") or ()),
                 )
             )
     return SuiteSpec(

@@ -1,19 +1,19 @@
-"""Run one quality suite against the warehouse with GX Core and store the results.
+"""Run quality suites against the warehouse with GX Core and store the results.
 
-Each asset's rows are first materialised into an unlogged scratch table (one scan of the `_latest`
-views instead of one per metric query: GX issues dozens), then validated as a GX table asset in
-two passes: counts for every expectation, then samples for the failed ones only (a sample query
-scans the whole batch when it finds nothing). Data Docs render only the pages of this run.
-The GX context is ephemeral except for its expectation and validation-result stores, which are
-files under $CHISO_HOME/gx so that Data Docs ($CHISO_HOME/data_docs) keep the history of runs.
+Each asset's rows are first materialised into an unlogged scratch table (scratch.py), built in
+background threads while Great Expectations is imported and earlier suites are validated. An asset's
+query computes the columns its checks need, so nearly all checks are column checks that GX counts in
+one aggregate query over the table. Validation runs in two passes: counts for every expectation, then
+samples for the failed ones only (a sample query scans the whole batch when it finds nothing). Data
+Docs render only the pages of this run. The GX context is ephemeral except for its expectation and
+validation-result stores, which are files under $CHISO_HOME/gx so that Data Docs ($CHISO_HOME/data_docs)
+keep the history of runs.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
-import secrets
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -24,11 +24,11 @@ import psycopg
 from chiso.quality.config import ROW_LEVEL_TYPES, SuiteSpec, load_freshness, load_suite, render_sql
 from chiso.quality.docs_assets import make_offline
 from chiso.quality.outcome import ExpectationOutcome, QualityOutcome, message_vi
+from chiso.quality.scratch import ScratchTables, drop_stale
 from chiso.quality.store import ensure_schema, plain_uri, write_outcome
 
 log = logging.getLogger(__name__)
 
-SCRATCH_PREFIX = "_batch_"
 SAMPLE_SIZE = 10
 DOCS_KEEP_PER_SUITE = 200  # validation results kept for Data Docs, per GX suite (the DB keeps all)
 # Pass 1: element and unexpected counts; LIMIT 0 for the sample queries GX still issues.
@@ -99,26 +99,6 @@ def _build_expectation(spec, window):
         description=spec.description_vi,
         meta={"chiso_name": spec.name, "severity": spec.severity},
     )
-
-
-def _drop_stale_scratch(conn: psycopg.Connection, max_age_s: int = 86400) -> None:
-    """Scratch tables of runs that died (killed worker) are named with their creation time."""
-    now = int(time.time())
-    rows = conn.execute(
-        "SELECT tablename FROM pg_tables WHERE schemaname = 'quality' AND tablename LIKE %s",
-        (SCRATCH_PREFIX + "%",),
-    ).fetchall()
-    for (t,) in rows:
-        m = re.match(rf"{SCRATCH_PREFIX}(\d+)_", t)
-        if m and now - int(m.group(1)) > max_age_s:
-            conn.execute(f'DROP TABLE IF EXISTS quality."{t}"')
-
-
-def _materialise(conn: psycopg.Connection, query: str) -> str:
-    name = f"{SCRATCH_PREFIX}{int(time.time())}_{secrets.token_hex(4)}"
-    conn.execute(f'CREATE UNLOGGED TABLE quality."{name}" AS {query}')
-    conn.execute(f'ANALYZE quality."{name}"')
-    return name
 
 
 def _sql_sample(conn: psycopg.Connection, query: str, batch_sql: str) -> list[dict]:
@@ -250,17 +230,24 @@ def _result_key(gx_name: str, res, batch_def):
 
 def _add_samples(ctx, res, key, batch_def, specs, window, key_columns) -> None:
     """Pass 2: re-run the failed row-level checks with samples (SUMMARY) and put their results in
-    place of pass 1's, in `res` and in the stored validation result (Data Docs show the samples)."""
+    place of pass 1's, in `res` and in the stored validation result (Data Docs show the samples).
+    A sample row shows the asset's key columns and the check's own `sample_columns`."""
     import great_expectations as gx
 
-    suite = gx.ExpectationSuite(name=f"{key.expectation_suite_identifier.name}.detail")
+    groups: dict[tuple[str, ...], list] = {}
     for s in specs:
-        suite.add_expectation(_build_expectation(s, window))
-    result_format: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}
-    if key_columns:
-        result_format["unexpected_index_column_names"] = list(key_columns)
-    detail = batch_def.get_batch().validate(suite, result_format=result_format)
-    by_name = {r.expectation_config.meta["chiso_name"]: r for r in detail.results}
+        groups.setdefault(tuple(dict.fromkeys((*key_columns, *s.sample_columns))), []).append(s)
+    by_name = {}
+    for columns, group in groups.items():
+        suite = gx.ExpectationSuite(
+            name=f"{key.expectation_suite_identifier.name}.detail",
+            expectations=[_build_expectation(s, window) for s in group],
+        )
+        result_format: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}
+        if columns:
+            result_format["unexpected_index_column_names"] = list(columns)
+        detail = batch_def.get_batch().validate(suite, result_format=result_format)
+        by_name |= {r.expectation_config.meta["chiso_name"]: r for r in detail.results}
     for i, r in enumerate(res.results):
         d = by_name.get(r.expectation_config.meta["chiso_name"])
         if d is not None:
@@ -334,16 +321,27 @@ def validate_many(
     with (
         psycopg.connect(plain_uri(warehouse_uri), autocommit=True) as conn,
         psycopg.connect(plain_uri(read_uri or warehouse_uri), autocommit=True) as data_conn,
+        ScratchTables(warehouse_uri) as scratch,
     ):
         ensure_schema(conn, load_freshness(expectations_dir))
-        _drop_stale_scratch(conn)
+        drop_stale(conn)
+        if read_uri is None:  # start every table now: PostgreSQL builds them while GX is imported
+            for spec in specs:
+                eff_window = window if spec.windowed else None
+                for asset in spec.assets.values():
+                    if spec.for_asset(asset.name):
+                        has_sql = any(e.is_sql for e in spec.for_asset(asset.name))
+                        scratch.submit((spec.name, asset.name), render_sql(asset.query, eff_window), analyze=has_sql)
         ctx = _gx_context(home_dir)
         datasource = ctx.data_sources.add_or_update_postgres(
             "warehouse", connection_string=_sqlalchemy_uri(read_uri or warehouse_uri)
         )
         for spec in specs:
             t0 = time.monotonic()
-            outcome, ids = _validate_suite(spec, ctx, datasource, conn, data_conn, run_id, window, read_uri)
+            outcome, ids = _validate_suite(
+                spec, ctx, datasource, data_conn, run_id, window, None if read_uri else scratch
+            )
+            scratch.drop([(spec.name, a) for a in spec.assets])
             docs_ids += ids
             log.info("%s (%.1fs)", outcome.summary_vi(), time.monotonic() - t0)
             for r in outcome.critical_failures + outcome.warnings:
@@ -372,84 +370,78 @@ def _build_docs(ctx, home_dir: Path, docs_ids: list[Any]) -> Path | None:
         return None
 
 
-def _validate_suite(spec: SuiteSpec, ctx, datasource, conn, data_conn, run_id, window, read_uri):
-    """One suite: every asset materialised (or queried), validated in two passes; returns the outcome (not yet
-    stored) and the store keys of this run's results for Data Docs."""
+def _validate_suite(spec: SuiteSpec, ctx, datasource, data_conn, run_id, window, scratch: ScratchTables | None):
+    """One suite: every asset read from its scratch table (or, without `scratch`, queried), validated in two
+    passes; returns the outcome (not yet stored) and the store keys of this run's results for Data Docs."""
     import great_expectations as gx
 
     eff_window = window if spec.windowed else None
     started = datetime.now(UTC)
     results: list[ExpectationOutcome] = []
     docs_ids: list[Any] = []
-    materialise = read_uri is None
-    scratch: list[str] = []
-    try:
-        for asset in spec.assets.values():
-            specs = spec.for_asset(asset.name)
-            if not specs:
-                continue
-            gx_name = f"{spec.name}.{asset.name}"
-            query = render_sql(asset.query, eff_window)
+    for asset in spec.assets.values():
+        specs = spec.for_asset(asset.name)
+        if not specs:
+            continue
+        gx_name = f"{spec.name}.{asset.name}"
+        query = render_sql(asset.query, eff_window)
+        try:
+            if scratch is not None:
+                table = scratch.table((spec.name, asset.name))
+            else:  # fail early and clearly when the relation is missing or not readable
+                data_conn.execute(f"SELECT 1 FROM ({query}) q LIMIT 0")
+        except psycopg.Error as exc:
+            err = f"không đọc được dữ liệu của '{asset.name}': {str(exc).strip().splitlines()[0]}"
+            results += [_error_outcome(s, spec, err) for s in specs]
+            continue
+        if scratch is not None:
+            batch_sql = f'quality."{table}"'
+            gx_asset = datasource.add_table_asset(gx_name, table_name=table, schema_name="quality")
+        else:
+            batch_sql = f"({query}) AS batch_rows"
+            gx_asset = datasource.add_query_asset(gx_name, query=query)
+        batch_def = gx_asset.add_batch_definition_whole_table("whole")
+        # Expectations go in through the constructor: add_expectation() rewrites the whole stored suite each time.
+        gx_suite = gx.ExpectationSuite(
+            name=gx_name,
+            expectations=[_build_expectation(s, eff_window) for s in specs],
+            meta={"layer": spec.layer, "description_vi": spec.description_vi},
+        )
+        gx_suite = ctx.suites.add_or_update(gx_suite)
+        vd = ctx.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=gx_name, data=batch_def, suite=gx_suite)
+        )
+        by_name = {s.name: s for s in specs}
+        try:
+            # Pass 1: counts only (BASIC, no sample), so no per-expectation sample queries,
+            # each a full scan of the batch when nothing is wrong.
+            res = vd.run(result_format=BASIC_COUNTS, run_id=gx.RunIdentifier(run_name=run_id))
+            key = _result_key(gx_name, res, batch_def)
+        except Exception as exc:  # a broken check must show up as a failed check, not vanish
+            log.exception("validation of %s failed to run", gx_name)
+            err = str(exc).strip().splitlines()[0][:500] if str(exc).strip() else type(exc).__name__
+            results += [_error_outcome(s, spec, err) for s in specs]
+            continue
+        docs_ids += [key, key.expectation_suite_identifier]
+        # Pass 2: failed row-level checks again, with samples (SQL checks are sampled below).
+        detail = [
+            by_name[r.expectation_config.meta["chiso_name"]]
+            for r in res.results
+            if not r.success and not _exception_message(r.exception_info)
+        ]
+        detail = [s for s in detail if s.type in ROW_LEVEL_TYPES]
+        if detail:
             try:
-                if materialise:
-                    table = _materialise(conn, query)
-                    scratch.append(table)
-                else:  # fail early and clearly when the relation is missing or not readable
-                    data_conn.execute(f"SELECT 1 FROM ({query}) q LIMIT 0")
-            except psycopg.Error as exc:
-                err = f"không đọc được dữ liệu của '{asset.name}': {str(exc).strip().splitlines()[0]}"
-                results += [_error_outcome(s, spec, err) for s in specs]
-                continue
-            if materialise:
-                batch_sql = f'quality."{table}"'
-                gx_asset = datasource.add_table_asset(gx_name, table_name=table, schema_name="quality")
-            else:
-                batch_sql = f"({query}) AS batch_rows"
-                gx_asset = datasource.add_query_asset(gx_name, query=query)
-            batch_def = gx_asset.add_batch_definition_whole_table("whole")
-            gx_suite = gx.ExpectationSuite(
-                name=gx_name, meta={"layer": spec.layer, "description_vi": spec.description_vi}
-            )
-            for s in specs:
-                gx_suite.add_expectation(_build_expectation(s, eff_window))
-            gx_suite = ctx.suites.add_or_update(gx_suite)
-            vd = ctx.validation_definitions.add_or_update(
-                gx.ValidationDefinition(name=gx_name, data=batch_def, suite=gx_suite)
-            )
-            by_name = {s.name: s for s in specs}
-            try:
-                # Pass 1: counts only (BASIC, no sample), so no per-expectation sample queries,
-                # each a full scan of the batch when nothing is wrong.
-                res = vd.run(result_format=BASIC_COUNTS, run_id=gx.RunIdentifier(run_name=run_id))
-                key = _result_key(gx_name, res, batch_def)
-            except Exception as exc:  # a broken check must show up as a failed check, not vanish
-                log.exception("validation of %s failed to run", gx_name)
-                err = str(exc).strip().splitlines()[0][:500] if str(exc).strip() else type(exc).__name__
-                results += [_error_outcome(s, spec, err) for s in specs]
-                continue
-            docs_ids += [key, key.expectation_suite_identifier]
-            # Pass 2: failed row-level checks again, with samples (SQL checks are sampled below).
-            detail = [
-                by_name[r.expectation_config.meta["chiso_name"]]
-                for r in res.results
-                if not r.success and not _exception_message(r.exception_info)
-            ]
-            detail = [s for s in detail if s.type in ROW_LEVEL_TYPES]
-            if detail:
-                try:
-                    _add_samples(ctx, res, key, batch_def, detail, eff_window, asset.key_columns)
-                except Exception:  # the counts of pass 1 stand; only the samples are missing
-                    log.exception("sampling the failed checks of %s failed", gx_name)
+                _add_samples(ctx, res, key, batch_def, detail, eff_window, asset.key_columns)
+            except Exception:  # the counts of pass 1 stand; only the samples are missing
+                log.exception("sampling the failed checks of %s failed", gx_name)
 
-            def sample(s, _batch=batch_sql):
-                return _sql_sample(data_conn, render_sql(s.kwargs["unexpected_rows_query"], eff_window), _batch)
+        def sample(s, _batch=batch_sql):
+            return _sql_sample(data_conn, render_sql(s.kwargs["unexpected_rows_query"], eff_window), _batch)
 
-            for r in res.results:
-                s = by_name[r.expectation_config.meta["chiso_name"]]
-                results.append(_outcome_from_result(s, spec, r, sample))
-    finally:
-        for t in scratch:
-            conn.execute(f'DROP TABLE IF EXISTS quality."{t}"')
+        for r in res.results:
+            s = by_name[r.expectation_config.meta["chiso_name"]]
+            results.append(_outcome_from_result(s, spec, r, sample))
 
     order = {s.name: i for i, s in enumerate(spec.expectations)}
     results.sort(key=lambda r: order.get(r.name, 1 << 30))
