@@ -64,6 +64,11 @@ def superset_dev() -> Iterator[SupersetTarget]:
                              stack.creds["superset_viewer"], s, stack.creds)
     finally:
         stack.down()
+        log = s.logs / "superset.log"  # kept for the open case of the viewer sent back to the login page
+        if log.exists():
+            artifacts = Path(os.environ.get("CHISO_TEST_ARTIFACTS", REPO_ROOT / "var" / "test-artifacts"))
+            artifacts.mkdir(parents=True, exist_ok=True)
+            shutil.copy(log, artifacts / "superset-fixture.log")
         if not keep:
             shutil.rmtree(home, ignore_errors=True)
 
@@ -122,7 +127,9 @@ def _open_dashboard(page, target: SupersetTarget, path: str, title: str, shot_st
     for attempt in range(1, attempts + 1):
         page.goto(f"{target.url}{path}", wait_until="domcontentloaded")
         if "/login" in page.url and attempt < attempts:
-            print(f"superset: viewer sent to the login page opening {path}; logging in again", file=sys.stderr)
+            cookies = [(c["name"], c["path"], c.get("expires"), len(c["value"])) for c in page.context.cookies()]
+            print(f"superset: viewer sent to the login page opening {path} (cookies: {cookies}); logging in again",
+                  file=sys.stderr)
             _login(page, target)
             continue
         try:
