@@ -29,6 +29,10 @@ NAMES = (
     "airflow_secret_key",
     "airflow_jwt_secret",
 )
+# Signing keys (sessions, JWTs, Superset's encrypted fields) get 48 random bytes: HS256 wants at least 32
+# (PyJWT warns below). Passwords and tokens get 18. Keys already in secrets.json are kept: rotating
+# Superset's would orphan what it encrypted with the old one.
+SIGNING_KEYS = ("superset_secret_key", "airflow_secret_key", "airflow_jwt_secret")
 
 
 def load(home: Path) -> dict[str, str]:
@@ -37,7 +41,7 @@ def load(home: Path) -> dict[str, str]:
     changed = False
     for name in NAMES:
         if name not in data:
-            data[name] = secrets.token_urlsafe(18)
+            data[name] = secrets.token_urlsafe(48 if name in SIGNING_KEYS else 18)
             changed = True
     if "airflow_fernet_key" not in data:
         # Fernet wants 32 url-safe base64-encoded bytes.
