@@ -2,7 +2,8 @@
 
 Runs once all raw tables have received new data (after the daily extracts). A critical data-quality
 failure on raw stops the build, so marts are never rebuilt from bad data; the next clean load recovers
-without manual steps.
+without manual steps. When raw received loads while the run was building, marts that then disagree with raw
+are not published (check_marts is skipped, not failed): those loads have queued the next run.
 """
 
 from __future__ import annotations

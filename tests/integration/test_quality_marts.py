@@ -145,3 +145,28 @@ def test_broken_marts_are_caught(marts, tmp_path):
     assert {"dossier_report_totals", "dossier_report_matches_raw"} <= set(failed)
     assert outcome.result("every_unit_every_period").success  # the indicator rows are all still there
     assert outcome.result("points_le_max_points").success
+
+
+def test_marts_outdated_by_a_load_during_the_run_are_skipped_not_failed(marts, tmp_path):
+    """A load that lands while the transform runs makes the marts disagree with raw: the run does not publish
+    them and does not fail (the load queued the next transform). A marts defect, or no new load, still fails."""
+    from datetime import UTC, datetime
+
+    from chiso.orchestration import superseded_by_new_loads
+
+    started = datetime.now(UTC)
+    unit = qd.CODES[1]
+    with marts.connect("chiso_loader", autocommit=True) as conn:  # the late load: one more dossier on 5 Jan
+        b = qd.audit(conn, "one_stop_shop", "dossier_daily", date(2024, 1, 5), date(2024, 1, 5))
+        row, _ = qd.dossier_row(date(2024, 1, 5), unit, "1.001", b, 0, 0)
+        qd.insert(conn, "oss_dossier_daily", [{**row, "tiep_nhan_truc_tuyen": row["tiep_nhan_truc_tuyen"] + 7}])
+    outcome = _run(marts, tmp_path, "marts-outdated")
+    assert [r.name for r in outcome.critical_failures] == ["dossier_report_matches_raw"]
+    reason = superseded_by_new_loads([outcome], marts.uri("chiso_loader"), started)
+    assert reason and "one_stop_shop.dossier_daily" in reason and "không được công bố" in reason
+    assert superseded_by_new_loads([outcome], marts.uri("chiso_loader"), datetime.now(UTC)) is None  # no new load
+
+    with marts.connect("chiso_transformer", autocommit=True) as conn:  # plus a defect of the marts themselves
+        conn.execute("UPDATE marts.rpt_unit_rankings SET rank = 2, rank_change = NULL WHERE unit_code = %s", (unit,))
+    broken = _run(marts, tmp_path, "marts-outdated-and-broken")
+    assert superseded_by_new_loads([broken], marts.uri("chiso_loader"), started) is None

@@ -88,6 +88,13 @@ class SuiteSpec:
     def for_asset(self, asset: str) -> list[ExpectationSpec]:
         return [e for e in self.expectations if e.asset == asset]
 
+    def reads_raw(self, name: str) -> bool:
+        """Whether a check compares with the raw layer (its asset's query or its own SQL reads `raw.`): such a
+        check fails when raw moved on after the data it checks was built, without anything being wrong."""
+        spec = next(e for e in self.expectations if e.name == name)
+        sql = self.assets[spec.asset].query + str(spec.kwargs.get("unexpected_rows_query", ""))
+        return re.search(r"\braw\.", sql) is not None
+
 
 def window_params(window: tuple[date, date] | None) -> dict[str, str]:
     """SQL literals for the placeholders; no window = everything (PostgreSQL's infinite dates)."""
