@@ -329,9 +329,9 @@ def validate_many(
             for spec in specs:
                 eff_window = window if spec.windowed else None
                 for asset in spec.assets.values():
-                    if spec.for_asset(asset.name):
-                        has_sql = any(e.is_sql for e in spec.for_asset(asset.name))
-                        scratch.submit((spec.name, asset.name), render_sql(asset.query, eff_window), analyze=has_sql)
+                    if checks := spec.for_asset(asset.name):
+                        query = render_sql(asset.query, eff_window)
+                        scratch.submit((spec.name, asset.name), query, analyze=any(e.is_sql for e in checks))
         ctx = _gx_context(home_dir)
         datasource = ctx.data_sources.add_or_update_postgres(
             "warehouse", connection_string=_sqlalchemy_uri(read_uri or warehouse_uri)
