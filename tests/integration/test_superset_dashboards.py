@@ -44,7 +44,7 @@ class SupersetTarget:
 
 
 @pytest.fixture(scope="module")
-def superset_dev() -> Iterator[SupersetTarget]:
+def superset_dev(artifacts_dir: Path) -> Iterator[SupersetTarget]:
     from test_superset_fake_marts import load_into
 
     from chiso.stack.supervisor import Stack
@@ -66,9 +66,7 @@ def superset_dev() -> Iterator[SupersetTarget]:
         stack.down()
         log = s.logs / "superset.log"  # kept for the open case of the viewer sent back to the login page
         if log.exists():
-            artifacts = Path(os.environ.get("CHISO_TEST_ARTIFACTS", REPO_ROOT / "var" / "test-artifacts"))
-            artifacts.mkdir(parents=True, exist_ok=True)
-            shutil.copy(log, artifacts / "superset-fixture.log")
+            shutil.copy(log, artifacts_dir / "superset-fixture.log")
         if not keep:
             shutil.rmtree(home, ignore_errors=True)
 
