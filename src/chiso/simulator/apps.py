@@ -17,6 +17,7 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
+import msgspec
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -26,6 +27,7 @@ from .faults import DRIFT, FaultConfig, FaultInjector
 MAX_PAGE_OSS = 1000
 MAX_PAGE_EDOC = 500
 MAX_RANGE_DAYS = 366
+DATA_FAULTS = ("negative_counts", "unknown_unit", "duplicate_key", "schema_drift")  # faults that edit rows
 
 
 @dataclass
@@ -135,7 +137,10 @@ def _data_faults(
 
 
 def _body(inj: FaultInjector, key: str, payload: Any, status: int = 200) -> Response:
-    raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    return _body_raw(inj, key, msgspec.json.encode(payload), status)
+
+
+def _body_raw(inj: FaultInjector, key: str, raw: bytes, status: int = 200) -> Response:
     if inj.roll("truncated_json", key):
         raw = raw[: max(1, len(raw) // 2)]
     elif inj.roll("invalid_json", key):
@@ -359,6 +364,14 @@ def create_oss_app(
         if trang > 1 and inj.roll("repeat_page", key):
             shown = trang - 1
         page = rows[(shown - 1) * size : shown * size]
+        if page and isinstance(page[0], bytes):  # rows served pre-encoded (daily counts)
+            if not any(inj.config.rates.get(f, 0) > 0 for f in DATA_FAULTS):
+                head = (
+                    f'{{"trang":{trang},"soBanGhi":{size},"tongSoBanGhi":{total},'
+                    f'"tongSoTrang":{math.ceil(total / size) if total else 0},"duLieu":['
+                ).encode()
+                return _body_raw(inj, key, head + b",".join(page) + b"]}")
+            page = msgspec.json.decode(b"[" + b",".join(page) + b"]")
         unit_field = "maDinhDanh" if kind in ("dossier", "petition", "units") else ""
         counts = [
             k
@@ -393,11 +406,11 @@ def create_oss_app(
 
     @app.get("/api/v1/thong-ke/ho-so")
     async def dossiers(request: Request) -> Response:
-        return await serve(request, "dossier", lambda qp: sim.rows_between("dossier", *date_range(qp), copy=False))
+        return await serve(request, "dossier", lambda qp: sim.rows_json("dossier", *date_range(qp)))
 
     @app.get("/api/v1/thong-ke/phan-anh-kien-nghi")
     async def petitions(request: Request) -> Response:
-        return await serve(request, "petition", lambda qp: sim.rows_between("petition", *date_range(qp), copy=False))
+        return await serve(request, "petition", lambda qp: sim.rows_json("petition", *date_range(qp)))
 
     return app
 

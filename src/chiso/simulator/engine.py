@@ -15,12 +15,14 @@ simulator's clock, plus corrections injected explicitly through `correct()`.
 
 from __future__ import annotations
 
+import bisect
 import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
+import msgspec
 import numpy as np
 
 from .calendar import WorkCalendar, work_calendar
@@ -204,6 +206,9 @@ class Simulator:
             self._cohorts = {"dossier": _LRU(90), "petition": _LRU(60)}
             self._days = {k: _LRU(120) for k in ("dossier", "petition", "edoc", "esign", "edoc_ent")}
             self._rowcache = _LRU(400)
+            # Rows as served, JSON-encoded one by one (what the HTTP apps page through): a year of every
+            # daily system fits, so a re-read costs a join of bytes, not a generation.
+            self._jsoncache = _LRU(1200)
             self._mcache = _LRU(64)
 
     def _entity_arrays(self) -> None:
@@ -587,8 +592,9 @@ class Simulator:
         out = []
         if rate <= 0:
             return out
-        for k, v in rows.items():
-            o = d.toordinal()
+        o = d.toordinal()
+        for k, arr in rows.items():
+            v = arr.tolist()
             if self._can_vanish(system, v) and u01(self.seed, "vanish", system, o, *k) < self.cfg.vanish_rate:
                 what = "delete"
             elif u01(self.seed, "corr", system, o, *k) < rate:
@@ -609,7 +615,7 @@ class Simulator:
             return received > 0 and received == resolved and stock == 0
         if system == "petition":
             return v[0] > 0 and v[0] == v[1] + v[2] and v[4] + v[5] == 0
-        return int(v.sum()) <= 3
+        return int(sum(v)) <= 3
 
     @staticmethod
     def _apply_update(system: str, row: dict, salt: int) -> None:
@@ -710,22 +716,60 @@ class Simulator:
         if d >= as_of.date():
             return []
         with self._lock:
-            day = {
-                "dossier": self._dossier_day,
-                "petition": self._petition_day,
-                "edoc": self._edoc_day,
-                "esign": self._esign_day,
-            }[system](d)
-            auto = self._auto_corrections_cached(system, d, day)
-            n_auto = sum(1 for c in auto if c[0] <= as_of)
-            manual = [i for i, c in enumerate(self.manual) if c.system == system and c.day == d and c.at <= as_of]
-            key = (system, d, n_auto, tuple(manual))
-            hit = self._rowcache.hit(key)
-            if hit is None:
-                hit = self._rowcache.put(
-                    key, self._materialise(system, d, day, auto[:n_auto], [self.manual[i] for i in manual])
-                )
+            hit = self._rows_locked(system, d, as_of)[1]
         return [dict(r) for r in hit] if copy else hit
+
+    def _day(self, system: str, d: date) -> dict:
+        return {
+            "dossier": self._dossier_day,
+            "petition": self._petition_day,
+            "edoc": self._edoc_day,
+            "esign": self._esign_day,
+        }[system](d)
+
+    def _rows_locked(self, system: str, d: date, as_of: datetime) -> tuple[tuple, list[dict]]:
+        """(cache key, rows) of day d as served at as_of; the key changes whenever the rows do."""
+        day = self._day(system, d)
+        auto = self._auto_corrections_cached(system, d, day)
+        n_auto = bisect.bisect_right(auto, as_of, key=lambda c: c[0])  # sorted by time
+        manual = [i for i, c in enumerate(self.manual) if c.system == system and c.day == d and c.at <= as_of]
+        key = (system, d, n_auto, tuple(manual))
+        hit = self._rowcache.hit(key)
+        if hit is None:
+            hit = self._rowcache.put(
+                key, self._materialise(system, d, day, auto[:n_auto], [self.manual[i] for i in manual])
+            )
+        return key, hit
+
+    def rows_json(self, system: str, start: date, end: date, as_of: datetime | None = None) -> list[bytes]:
+        """rows_between() with every row JSON-encoded (UTF-8, keys in served order), cached per day: the
+        cache entry keeps the day's correction times, so a re-read at a later clock costs a lookup."""
+        as_of = (as_of or self.now()).astimezone(TZ)
+        out: list[bytes] = []
+        d = start
+        with self._lock:
+            while d <= end and d < as_of.date():
+                entry = self._jsoncache.hit((system, d))
+                if entry is None:
+                    day = self._day(system, d)
+                    times = [c[0] for c in self._auto_corrections_cached(system, d, day)]
+                    entry = self._jsoncache.put((system, d), (times, {}))
+                times, versions = entry
+                n_auto = bisect.bisect_right(times, as_of)
+                manual = tuple(
+                    i for i, c in enumerate(self.manual) if c.system == system and c.day == d and c.at <= as_of
+                )
+                enc = versions.get((n_auto, manual))
+                if enc is None:
+                    key, rows = self._rows_locked(system, d, as_of)
+                    assert key[2:] == (n_auto, manual)
+                    encoder = msgspec.json.Encoder()
+                    enc = [encoder.encode(r) for r in rows]
+                    versions.clear()  # the latest version of a day is the one read again
+                    versions[(n_auto, manual)] = enc
+                out.extend(enc)
+                d += timedelta(days=1)
+        return out
 
     def _auto_corrections_cached(self, system: str, d: date, day: dict) -> list:
         if system == "esign":
@@ -743,7 +787,7 @@ class Simulator:
         rows: dict[tuple, dict] = {}
         stamps: dict[tuple, datetime] = {}
         for k, v in day.items():
-            rows[k] = dict(zip(names, (int(x) for x in v), strict=True))
+            rows[k] = dict(zip(names, v.tolist(), strict=True))
             stamps[k] = _ts(d, 17.5 * 3600 + u01(self.seed, "ts", system, d.toordinal(), *k) * 6.4 * 3600)
         for at, k, what in auto:
             if k not in rows:
