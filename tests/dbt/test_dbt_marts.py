@@ -14,7 +14,7 @@ import pytest
 from dbt_dataset import D1, S1, S2, X1, X2
 from psycopg.rows import dict_row
 
-pytestmark = pytest.mark.pg
+pytestmark = pytest.mark.dbt  # and postgres, from the `warehouse` fixture
 
 FEB = date(2024, 2, 1)
 JAN = date(2024, 1, 1)

@@ -32,11 +32,7 @@ E2E_ENV = {
 }
 
 
-def pytest_collection_modifyitems(items):
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(item.fspath).parents:
-            item.add_marker(pytest.mark.e2e)
+# Every test here is marked e2e (and postgres, dbt, superset) by tests/conftest.py FOLDER_NEEDS.
 
 
 def chiso(*args: str, timeout: float = 3600, check: bool = True) -> subprocess.CompletedProcess:

@@ -31,6 +31,7 @@ def test_freshness_visible_to_the_dashboard_role(live_stack):
     assert all(r[2] in ("ok", "late", "failing", "never_loaded") for r in rows)
 
 
+@pytest.mark.browser
 @pytest.mark.skipif(not shutil.which("chromium"), reason="chromium not installed (make browser)")
 def test_data_docs_open_in_a_browser(live_stack, artifacts_dir):
     from playwright.sync_api import sync_playwright

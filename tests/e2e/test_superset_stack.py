@@ -9,6 +9,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
 from test_superset_dashboards import (  # noqa: E402
@@ -40,6 +42,7 @@ def test_viewer_refused_sql_lab_and_editing(live_stack, superset_admin):
     check_viewer_refused(_target(live_stack, superset_admin))
 
 
+@pytest.mark.browser
 def test_dashboards_render_for_viewer(live_stack, superset_admin, artifacts_dir):
     target = _target(live_stack, superset_admin)
     report = browse_dashboards(target, artifacts_dir)

@@ -10,7 +10,7 @@ import pytest
 
 from chiso.quality.docs_assets import CDN_MAP, PACKAGES, localise, vendor_assets
 
-pytestmark = pytest.mark.skipif(shutil.which("npm") is None, reason="npm is not installed")
+pytestmark = [pytest.mark.network, pytest.mark.skipif(shutil.which("npm") is None, reason="npm is not installed")]
 
 
 def test_vendor_assets_fetches_real_files_once(tmp_path):

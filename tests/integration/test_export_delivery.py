@@ -24,7 +24,7 @@ from chiso.export.schema import validation_errors
 from chiso.export.xlsx import read_items
 from chiso.simulator.national import create_app
 
-pytestmark = pytest.mark.pg
+pytestmark = pytest.mark.postgres
 
 TOKEN = "test-token-xyz"
 START, END = date(2024, 1, 1), date(2024, 7, 3)

@@ -22,7 +22,7 @@ from chiso.simulator.engine import TZ, Clock, SimConfig, Simulator
 from chiso.simulator.esign_drop import write_esign_drop
 from chiso.simulator.faults import FaultConfig
 
-pytestmark = pytest.mark.pg
+pytestmark = pytest.mark.postgres
 
 START, END = date(2024, 1, 1), date(2024, 3, 30)
 HTTP_FAULTS = {

@@ -13,7 +13,7 @@ from marts_contract import MARTS_DDL
 
 from chiso.quality import validate
 
-pytestmark = pytest.mark.pg
+pytestmark = pytest.mark.postgres
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 P_START, P_END = date(2024, 1, 1), date(2024, 1, 31)

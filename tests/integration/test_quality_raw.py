@@ -11,7 +11,7 @@ import quality_data as qd
 
 from chiso.quality import QualityGateError, freshness, raise_on_critical, validate, validate_many
 
-pytestmark = pytest.mark.pg
+pytestmark = pytest.mark.postgres
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 RAW_SUITES = [

@@ -252,6 +252,7 @@ def test_viewer_refused_sql_lab_and_editing(superset_dev: SupersetTarget) -> Non
     check_viewer_refused(superset_dev)
 
 
+@pytest.mark.browser
 def test_dashboards_render_for_viewer(superset_dev: SupersetTarget, artifacts_dir: Path) -> None:
     report = browse_dashboards(superset_dev, artifacts_dir)
     for slug, (_title, n_charts) in DASHBOARDS.items():

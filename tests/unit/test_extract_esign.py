@@ -13,7 +13,7 @@ from chiso.extract import esign
 from chiso.extract.common import SourceConn
 from chiso.raw.entities import ESIGN_HEADERS
 
-pytestmark = pytest.mark.pg
+pytestmark = pytest.mark.postgres
 
 UNITS = ["000.00.12.H26", "000.00.13.H26", "000.00.14.H26"]
 

@@ -3,6 +3,8 @@
 import psycopg
 import pytest
 
+pytestmark = pytest.mark.postgres  # starts the embedded PostgreSQL (`warehouse`)
+
 
 def test_reader_cannot_read_raw(warehouse):
     with warehouse.connect("chiso_loader", autocommit=True) as conn:

@@ -12,7 +12,7 @@ from chiso.raw import loader
 from chiso.raw.entities import EDOC_DOCUMENTS_DAILY, OSS_PROCEDURES, OSS_UNITS
 from chiso.raw.loader import LoadError, SourceRow, load_batch
 
-pytestmark = pytest.mark.pg
+pytestmark = pytest.mark.postgres
 
 D1, D2 = date(2024, 5, 1), date(2024, 5, 2)
 UNITS = ["000.00.12.H26", "000.00.13.H26", "000.00.14.H26"]
