@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
 DEFAULT_LOOKBACK_DAYS = 7
 DEFAULT_CHUNK_DAYS = 31
+# Date chunks in flight at once: one chunk's versioning runs in PostgreSQL while the next is read.
+DEFAULT_CONCURRENCY = 2
 
 
 @dataclass(frozen=True)
@@ -90,3 +96,22 @@ class ExtractSummary:
             "totals": self.totals(),
             "rejected_files": self.rejected_files,
         }
+
+
+def run_batches(jobs: list[Callable[[], T]], concurrency: int = DEFAULT_CONCURRENCY) -> list[T]:
+    """Run jobs (date chunks, each its own batches) with up to `concurrency` at once; results in job
+    order. After a failure no further job starts, those running finish (each batch is atomic), and the
+    failure of the earliest failed job is raised."""
+    if concurrency <= 1 or len(jobs) <= 1:
+        return [job() for job in jobs]
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="chiso-extract") as pool:
+        futures = [pool.submit(job) for job in jobs]
+        out: list[T] = []
+        try:
+            for f in futures:
+                out.append(f.result())
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+    return out

@@ -10,10 +10,17 @@ from typing import Any
 
 import httpx
 
-from chiso.extract.common import DEFAULT_CHUNK_DAYS, ExtractSummary, SourceConn, as_date
+from chiso.extract.common import (
+    DEFAULT_CHUNK_DAYS,
+    DEFAULT_CONCURRENCY,
+    ExtractSummary,
+    SourceConn,
+    as_date,
+    run_batches,
+)
 from chiso.extract.http import JsonFetcher, RetryPolicy, fetch_page
 from chiso.raw.entities import EDOC_DOCUMENTS_DAILY, page_problems
-from chiso.raw.loader import SourceRow, chunks, load_batch, registered_units
+from chiso.raw.loader import RecordPage, SourceRow, chunks, load_batch, registered_units
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +93,7 @@ class EdocClient:
     ) -> Iterator[list[SourceRow]]:
         for n, cursor, items in self.pages(start, end, page_problems):
             prefix = f"GET {PATH} from={start} to={end} trang {n}" + (f" (cursor={cursor})" if cursor else "")
-            yield [SourceRow(f"{prefix} dòng {i}", rec) for i, rec in enumerate(items, 1)]
+            yield RecordPage(prefix, items)
 
 
 def _envelope(body: Any) -> None:
@@ -111,22 +118,26 @@ def extract(
     policy: RetryPolicy | None = None,
     transport: httpx.BaseTransport | None = None,
     page_size: int = PAGE_SIZE,
+    concurrency: int = DEFAULT_CONCURRENCY,
 ) -> dict[str, Any]:
-    """Extract daily document counts for [start, end], one batch (audit) per chunk of days."""
+    """Extract daily document counts for [start, end], one batch (audit) per chunk of days, `concurrency`
+    chunks at a time."""
     start, end = as_date(start), as_date(end)
     summary = ExtractSummary(SOURCE, start, end)
     units = registered_units(warehouse_uri)
     check = partial(page_problems, EDOC_DOCUMENTS_DAILY, known_units=units)
     with EdocClient(conn, policy=policy, transport=transport, page_size=page_size) as client:
-        for cs, ce in chunks(start, end, chunk_days):
-            summary.add(
-                load_batch(
-                    warehouse_uri,
-                    EDOC_DOCUMENTS_DAILY,
-                    client.rows(cs, ce, check),
-                    window_start=cs,
-                    window_end=ce,
-                    run_id=run_id,
-                )
+
+        def chunk(cs: date, ce: date):
+            return load_batch(
+                warehouse_uri,
+                EDOC_DOCUMENTS_DAILY,
+                client.rows(cs, ce, check),
+                window_start=cs,
+                window_end=ce,
+                run_id=run_id,
             )
+
+        for r in run_batches([partial(chunk, cs, ce) for cs, ce in chunks(start, end, chunk_days)], concurrency):
+            summary.add(r)
     return summary.as_dict()

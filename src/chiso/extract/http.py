@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import msgspec
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,7 @@ class JsonFetcher:
                     raise self.error(method, path, params, f"HTTP {status}: {resp.text[:300]}")
                 else:
                     try:
-                        body = resp.json()
+                        body = _decode(resp.content)
                     except (json.JSONDecodeError, UnicodeDecodeError) as e:
                         last = f"nội dung trả về không phải JSON hợp lệ ({e}; {len(resp.content)} byte)"
                     else:
@@ -181,8 +182,23 @@ class JsonFetcher:
         raise self.error(method, path, params, f"thất bại sau {p.max_attempts} lần thử; lỗi cuối: {last}")
 
 
+_json_decoder = msgspec.json.Decoder()
+
+
+def _decode(content: bytes) -> Any:
+    """JSON body to Python objects (msgspec: several times faster than json.loads, same values)."""
+    if content[:3] == b"\xef\xbb\xbf":  # a UTF-8 BOM, which json.loads-based clients tolerated
+        content = content[3:]
+    try:
+        return _json_decoder.decode(content)
+    except msgspec.DecodeError:  # e.g. integers beyond 64 bits: let json say what it makes of them
+        return json.loads(content)
+
+
 def page_fingerprint(items: list) -> str:
-    return json.dumps(items, sort_keys=True, ensure_ascii=False, default=str)
+    """What a repeated page would share with the previous one: its size and its first and last rows
+    (rows of a paginated listing are distinct, so two different pages never share both)."""
+    return msgspec.json.encode([len(items), items[0], items[-1]], order="sorted").decode()
 
 
 MAX_REPEAT_REFETCH = 2  # a page equal to the previous one: read again this many times, then fail

@@ -16,7 +16,14 @@ from typing import Any
 
 import httpx
 
-from chiso.extract.common import DEFAULT_CHUNK_DAYS, ExtractSummary, SourceConn, as_date
+from chiso.extract.common import (
+    DEFAULT_CHUNK_DAYS,
+    DEFAULT_CONCURRENCY,
+    ExtractSummary,
+    SourceConn,
+    as_date,
+    run_batches,
+)
 from chiso.extract.http import JsonFetcher, RetryPolicy, SourceError, TransientPage, fetch_page
 from chiso.raw.entities import (
     OSS_DOSSIER_DAILY,
@@ -26,7 +33,7 @@ from chiso.raw.entities import (
     Entity,
     page_problems,
 )
-from chiso.raw.loader import SourceRow, chunks, load_batch, registered_units
+from chiso.raw.loader import RecordPage, SourceRow, chunks, load_batch, registered_units
 
 log = logging.getLogger(__name__)
 
@@ -140,8 +147,7 @@ class OneStopShopClient:
     ) -> Iterator[list[SourceRow]]:
         shown = " ".join(f"{k}={v}" for k, v in (params or {}).items())
         for trang, items in self.pages(path, params, page_problems):
-            prefix = f"GET {path}{' ' + shown if shown else ''} trang={trang} soBanGhi={self.page_size}"
-            yield [SourceRow(f"{prefix} dòng {i}", rec) for i, rec in enumerate(items, 1)]
+            yield RecordPage(f"GET {path}{' ' + shown if shown else ''} trang={trang} soBanGhi={self.page_size}", items)
 
 
 def _int(v: Any, default: int | None) -> int | None:
@@ -173,12 +179,14 @@ def extract(
     policy: RetryPolicy | None = None,
     transport: httpx.BaseTransport | None = None,
     page_size: int = PAGE_SIZE,
+    concurrency: int = DEFAULT_CONCURRENCY,
 ) -> dict[str, Any]:
     """Extract the one-stop-shop system for [start, end] into raw.
 
     Registers (units, procedures) are full snapshots, loaded first so the daily counts are checked
     against the fresh unit register. Daily counts load in chunks of `chunk_days` (one audit per
-    chunk and entity). Raises SourceError/LoadError on the first failed batch (earlier batches stay)."""
+    chunk and entity), `concurrency` chunks at a time. Raises SourceError/LoadError of the earliest failed
+    chunk (batches that succeeded stay; each batch is atomic)."""
     start, end = as_date(start), as_date(end)
     summary = ExtractSummary(SOURCE, start, end)
     with OneStopShopClient(conn, policy=policy, transport=transport, page_size=page_size) as client:
@@ -188,13 +196,15 @@ def extract(
                 check = partial(page_problems, entity, known_units=None)
                 summary.add(load_batch(warehouse_uri, entity, client.rows(path, None, check), run_id=run_id))
         units = registered_units(warehouse_uri)
-        for cs, ce in chunks(start, end, chunk_days):
+
+        def chunk(cs: date, ce: date) -> list:
+            out = []
             for name in ("dossier_daily", "petition_daily"):
                 if name not in entities:
                     continue
                 path, entity = ENDPOINTS[name]
                 params = {"tuNgay": cs.isoformat(), "denNgay": ce.isoformat()}
-                summary.add(
+                out.append(
                     load_batch(
                         warehouse_uri,
                         entity,
@@ -204,6 +214,12 @@ def extract(
                         run_id=run_id,
                     )
                 )
+            return out
+
+        jobs = [partial(chunk, cs, ce) for cs, ce in chunks(start, end, chunk_days)]
+        for results in run_batches(jobs, concurrency):
+            for r in results:
+                summary.add(r)
     return summary.as_dict()
 
 

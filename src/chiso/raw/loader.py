@@ -1,12 +1,13 @@
 """Append-only raw loader: one call = one batch = one `raw.load_audit` row.
 
-Flow: lock the entity (one loader per entity at a time; stale `running` audits of dead loaders are
-marked failed) -> audit row `running` -> rows are parsed as they stream in and COPied into a TEMP
-table page by page (memory stays flat) -> one transaction stores only new versions (key new, or row
-hash differs from its latest version) and tombstones for keys the source stopped returning inside the
-re-read window -> audit `succeeded` with counts and a checksum. Anything raised before the commit
-leaves no version behind and the audit `failed` with the error.
-"""
+Flow: take the batch's own lock and a shared entity lock (stale `running` audits of dead loaders, whose
+batch lock is free, are marked failed) -> audit row `running` -> rows stream in page by page and are
+COPied into a work table (memory stays flat): a page that types at once (entities.fast_rows: msgspec, no
+Python object per value) goes straight to COPY, any other is parsed row by row and its bad rows are named
+-> one transaction, serialised per entity, stores only new versions (key new, or row hash differs from its
+latest version) and tombstones for keys the source stopped returning inside the re-read window, set-based
+-> audit `succeeded` with counts and a checksum. Batches of different date chunks stage concurrently.
+Anything raised before the commit leaves no version behind and the audit `failed` with the error."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import hashlib
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from importlib import resources
@@ -23,13 +24,26 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from chiso.raw.entities import Entity, canonical_json, parse_record, row_hash, unexpected_fields
+from chiso.raw.entities import (
+    Entity,
+    canonical_json,
+    fast_row_hashes,
+    fast_rows,
+    parse_record,
+    row_hash,
+    unexpected_fields,
+)
 
 log = logging.getLogger(__name__)
 
 TOMBSTONE_HASH = "deleted"
 STALE_ERROR = "Lượt tải bị gián đoạn (tiến trình dừng trước khi hoàn tất); không có phiên bản nào được ghi"
 SCHEMA_LOCK = 0x63_68_69_73  # advisory lock id serialising DDL of the raw schema
+# Two-key advisory locks. (BATCH_LOCK, hashtext(batch id)) is held by a live batch for its whole life, so an
+# audit left `running` whose lock is free belongs to a loader that died. (COMMIT_LOCK, hashtext(entity lock id))
+# serialises the versioning transactions of an entity; batches stage concurrently (e.g. date chunks).
+BATCH_LOCK = 0x63_68_62_74
+COMMIT_LOCK = 0x63_68_63_6D
 
 
 class LoadError(RuntimeError):
@@ -41,6 +55,33 @@ class SourceRow:
     ref: str  # where the row came from: request + page + line, or file + line (Vietnamese words)
     record: Any  # the record as received (dict from JSON, dict from a CSV/XLSX line)
     extra: dict[str, Any] | None = None  # provenance columns of the entity (esign: source_file, version)
+
+
+class RecordPage(Sequence):
+    """A page of records as received, all from one request: behaves as a list of SourceRow (refs
+    "<prefix> dòng <n>") without building one object per row, and lets the loader type the page at once."""
+
+    __slots__ = ("prefix", "records")
+
+    def __init__(self, prefix: str, records: list) -> None:
+        self.prefix, self.records = prefix, records
+
+    def ref(self, i: int) -> str:
+        return f"{self.prefix} dòng {i + 1}"
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self.records)
+        return SourceRow(self.ref(i), self.records[i])
+
+    def __iter__(self) -> Iterator[SourceRow]:
+        for i, rec in enumerate(self.records):
+            yield SourceRow(self.ref(i), rec)
 
 
 @dataclass
@@ -92,6 +133,33 @@ def _lock_id(entity: Entity) -> str:
     return f"chiso.raw.{entity.name}"
 
 
+def work_tables(entity: Entity, batch_id: str) -> tuple[sql.Identifier, sql.Identifier, sql.Identifier]:
+    """UNLOGGED work tables of one batch in schema raw (for a role without TEMP): stage, quarantine, latest."""
+    tag = str(batch_id).replace("-", "")[:12]
+    return tuple(sql.Identifier("raw", f"_load_{entity.name}_{tag}_{n}") for n in ("stage", "qstage", "latest"))
+
+
+def _fail_stale_audits(conn: psycopg.Connection, entity: Entity) -> None:
+    """Audits of the entity still `running` whose batch lock is free: their loader died. Mark them failed
+    and drop their work tables."""
+    running = conn.execute(
+        "SELECT batch_id::text FROM raw.load_audit WHERE status = 'running' AND source = %s AND entity = %s",
+        (entity.source, entity.entity),
+    ).fetchall()
+    for (bid,) in running:
+        if not conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", (BATCH_LOCK, bid)).fetchone()[0]:
+            continue  # a live batch
+        try:
+            conn.execute(
+                "UPDATE raw.load_audit SET status = 'failed', finished_at = now(), error = coalesce(error, %s)"
+                " WHERE batch_id = %s AND status = 'running'",
+                (STALE_ERROR, bid),
+            )
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}, {}, {}").format(*work_tables(entity, bid)))
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (BATCH_LOCK, bid))
+
+
 def known_units(conn: psycopg.Connection) -> set[str] | None:
     """Identifiers in the latest unit register; None while it has never been loaded."""
     rows = conn.execute("SELECT DISTINCT ma_dinh_danh FROM raw.oss_units_latest").fetchall()
@@ -134,9 +202,9 @@ class _Batch:
         if self.use_temp:
             self.stage, self.qstage, self.latest = (sql.Identifier(n) for n in ("_stage", "_qstage", "_latest"))
         else:
-            self.stage, self.qstage, self.latest = (
-                sql.Identifier("raw", f"_load_{entity.name}_{n}") for n in ("stage", "qstage", "latest")
-            )
+            self.stage, self.qstage, self.latest = work_tables(entity, result.batch_id)
+        self.pages: list[tuple[int, str]] = []  # (first line, ref prefix) of each page loaded typed
+        self.col_index = {c: i for i, c in enumerate(entity.columns)}
 
     # ------------------------------------------------------------ staging
     def drop_work_tables(self) -> None:
@@ -151,7 +219,7 @@ class _Batch:
                 "CREATE {kind} TABLE {stage} AS SELECT {cols} FROM {t} WITH NO DATA;"
                 "ALTER TABLE {stage} ADD COLUMN _row_hash text, ADD COLUMN _line bigint,"
                 " ADD COLUMN _ref text, ADD COLUMN _ok boolean, ADD COLUMN _payload jsonb,"
-                " ADD COLUMN _dup smallint NOT NULL DEFAULT 0"
+                " ADD COLUMN _dup smallint NOT NULL DEFAULT 0, ADD COLUMN _page integer"
             ).format(kind=kind, stage=self.stage, cols=cols, t=sql.Identifier("raw", self.e.name))
         )
         self.conn.execute(
@@ -183,6 +251,8 @@ class _Batch:
         return out
 
     def add_page(self, rows: Iterable[SourceRow]) -> None:
+        if isinstance(rows, RecordPage) and self._add_typed(rows):
+            return
         good: list[tuple] = []
         bad: list[tuple] = []
         for sr in rows:
@@ -230,6 +300,58 @@ class _Batch:
                     for row in bad:
                         cp.write_row(row)
 
+    def _add_typed(self, page: RecordPage) -> bool:
+        """A page that types at once (entities.fast_rows) and passes the window and register checks goes to
+        the stage without a Python object per value; False sends it row by row (which names the problems)."""
+        e, r = self.e, self.r
+        rows = fast_rows(e, page.records)
+        if rows is None:
+            return False
+        if e.date_column and r.window_start and r.window_end:
+            di = self.col_index[e.date_column]
+            days = {t[di] for t in rows}  # ISO text: orders like the dates
+            if min(days) < r.window_start.isoformat() or max(days) > r.window_end.isoformat():
+                return False
+        if e.unit_column and self.units is not None:
+            ui = self.col_index[e.unit_column]
+            if not {t[ui] for t in rows} <= self.units:
+                return False
+        hashes = fast_row_hashes(rows)
+        first = self.line + 1
+        self.line += len(rows)
+        r.rows_received += len(rows)
+        # The typed row's hash determines the received record (every field present, none other).
+        self.digest.update("".join(hashes).encode())
+        self.pages.append((first, page.prefix))
+        n = len(self.pages) - 1
+        cols = sql.SQL(", ").join(sql.Identifier(c) for c in [*self.stage_cols, "_row_hash", "_line", "_ok", "_page"])
+        with (
+            self.conn.cursor() as cur,
+            cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(self.stage, cols)) as cp,
+        ):
+            write = cp.write_row
+            for i, (t, h) in enumerate(zip(rows, hashes, strict=True)):
+                write((*t, h, first + i, True, n))
+        return True
+
+    def _typed_duplicate_refs(self) -> None:
+        """Duplicates among typed rows: their ref and payload (built from the typed values) for quarantine."""
+        lines = self.conn.execute(
+            sql.SQL("SELECT _line, _page FROM {} WHERE _dup > 0 AND _ref IS NULL").format(self.stage)
+        ).fetchall()
+        if not lines:
+            return
+        payload = sql.SQL("jsonb_build_object({})").format(
+            sql.SQL(", ").join(
+                sql.SQL("{}, {}").format(sql.Literal(f.source), sql.Identifier(f.column)) for f in self.e.fields
+            )
+        )
+        with self.conn.cursor() as cur:
+            cur.executemany(
+                sql.SQL("UPDATE {} SET _ref = %s, _payload = {} WHERE _line = %s").format(self.stage, payload),
+                [(f"{self.pages[p][1]} dòng {line - self.pages[p][0] + 1}", line) for line, p in lines],
+            )
+
     # ------------------------------------------------------------ commit
     def _key_match(self, a: str, b: str) -> sql.Composable:
         return sql.SQL(" AND ").join(
@@ -244,6 +366,7 @@ class _Batch:
         keys = sql.SQL(", ").join(sql.Identifier(k) for k in e.key_columns)
         t = sql.Identifier("raw", e.name)
         with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (COMMIT_LOCK, _lock_id(e)))
             # Duplicate keys within the batch: identical copies keep one; conflicting ones keep none.
             conn.execute(
                 sql.SQL(
@@ -253,6 +376,7 @@ class _Batch:
                     " FROM d WHERE {match} AND s._ok AND (d.h > 1 OR s._line <> d.first)"
                 ).format(keys=keys, stage=self.stage, match=self._key_match("s", "d"))
             )
+            self._typed_duplicate_refs()
             key_text = sql.SQL(" || ', ' || ").join(
                 sql.SQL("{}::text").format(sql.Identifier(k)) for k in e.key_columns
             )
@@ -460,14 +584,11 @@ def load_batch(
     )
     with psycopg.connect(warehouse_uri, autocommit=True, application_name="chiso-loader") as conn:
         ensure_schema(conn)
-        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (_lock_id(entity),))
-        # Holding the entity lock: any audit still `running` belongs to a loader that died.
-        conn.execute(
-            "UPDATE raw.load_audit SET status = 'failed', finished_at = now(),"
-            " error = coalesce(error, %s)"
-            " WHERE status = 'running' AND source = %s AND entity = %s",
-            (STALE_ERROR, entity.source, entity.entity),
-        )
+        # Our batch lock before our audit exists, so no other loader can take the audit for a dead one's.
+        conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (BATCH_LOCK, result.batch_id))
+        # Shared: batches of this code stage side by side; a holder of the exclusive entity lock is waited for.
+        conn.execute("SELECT pg_advisory_lock_shared(hashtext(%s))", (_lock_id(entity),))
+        _fail_stale_audits(conn, entity)
         conn.execute(
             "INSERT INTO raw.load_audit (batch_id, source, entity, window_start, window_end, run_id, status)"
             " VALUES (%s, %s, %s, %s, %s, %s, 'running')",
@@ -498,7 +619,8 @@ def load_batch(
         finally:
             if not conn.closed and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
                 batch.drop_work_tables()
-                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (_lock_id(entity),))
+                conn.execute("SELECT pg_advisory_unlock_shared(hashtext(%s))", (_lock_id(entity),))
+                conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (BATCH_LOCK, result.batch_id))
     log.info(
         "%s.%s %s..%s: %d received, %d new, %d unchanged, %d deleted, %d quarantined",
         entity.source,
