@@ -1,0 +1,234 @@
+"""Extract+load rows/s vs PostgreSQL's COPY of the very same rows into an identical empty table (goal:
+extract+load >= 0.5 x COPY), measured in one run against a throwaway embedded PostgreSQL.
+
+Extract+load: the real extractors and loader read a year of the demo province from the simulator's HTTP
+apps (uvicorn on loopback, in a child process, so the source side runs beside the extractor as a real
+system would); the clock starts on an empty warehouse. Each source's time covers HTTP, JSON parsing,
+validation, staging, versioning and the load audits.
+COPY: the rows each raw table then holds are dumped (business and bookkeeping columns, text format) and
+COPied back into a `LIKE raw.<table> INCLUDING ALL` copy (same columns, defaults, identity and indexes);
+only the COPY is timed.
+
+CHISO_BENCH_SPAN=year|month (default year: 2024; month: 2024-01), CHISO_BENCH_PG_PORT (5613),
+CHISO_BENCH_SIM_PORT (8760; 8761 for the e-document app), CHISO_BENCH_CONCURRENCY (date chunks in flight,
+default 2), CHISO_BENCH_PROFILE=1 prints a cProfile of the extraction (chunks one at a time; to stderr).
+"""
+
+from __future__ import annotations
+
+import cProfile
+import multiprocessing as mp
+import os
+import pstats
+import shutil
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+SPANS = {"year": (date(2024, 1, 1), date(2024, 12, 31)), "month": (date(2024, 1, 1), date(2024, 1, 31))}
+SEED = 26
+CLIENT_ID, CLIENT_SECRET, API_KEY = "bench", "bench-secret", "bench-key"
+# source -> the raw tables its extractor writes
+SOURCES = {
+    "one_stop_shop": ["oss_units", "oss_procedures", "oss_dossier_daily", "oss_petition_daily"],
+    "edoc": ["edoc_documents_daily"],
+}
+GOAL = 0.5
+
+
+def sim_now(end: date) -> datetime:
+    from chiso.simulator.engine import TZ
+
+    # Late corrections land 1-5 days after a day: by then the span is final.
+    return datetime.combine(end + timedelta(days=10), datetime.min.time(), TZ).replace(hour=12)
+
+
+def serve(oss_port: int, edoc_port: int, end: date) -> None:
+    """Child process: both simulated HTTP systems (one simulator, one event loop), no faults."""
+    import asyncio
+
+    import uvicorn
+
+    from chiso.simulator.apps import SimState, create_edoc_app, create_oss_app
+    from chiso.simulator.engine import Clock, SimConfig, Simulator
+
+    clock = Clock()
+    clock.set(sim_now(end))
+    state = SimState.create(Simulator(SimConfig(seed=SEED), clock))
+    # The source's data exists before it is read: generate (and cache, JSON-encoded) the span first.
+    start = SPANS[os.environ.get("CHISO_BENCH_SPAN", "year")][0]
+    for system in ("dossier", "petition", "edoc"):
+        state.sim.rows_json(system, start, end)
+    apps = [
+        (create_oss_app(state.sim, CLIENT_ID, CLIENT_SECRET, state=state), oss_port),
+        (create_edoc_app(state.sim, API_KEY, state=state), edoc_port),
+    ]
+
+    async def main() -> None:
+        servers = [
+            uvicorn.Server(uvicorn.Config(a, host="127.0.0.1", port=p, log_level="warning", access_log=False))
+            for a, p in apps
+        ]
+        await asyncio.gather(*(s.serve() for s in servers))
+
+    asyncio.run(main())
+
+
+def wait_healthy(url: str, timeout: float = 60) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"simulator at {url} did not start")
+        time.sleep(0.2)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def copy_same_rows(uri: str, table: str) -> tuple[int, float, int]:
+    """Dump raw.<table>, COPY it into an identical empty table; returns (rows, seconds, bytes)."""
+    import psycopg
+
+    with psycopg.connect(uri, autocommit=True) as conn:
+        cols = [
+            r[0]
+            for r in conn.execute(
+                "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0"
+                " AND NOT attisdropped AND attidentity = '' ORDER BY attnum",
+                (f"raw.{table}",),
+            )
+        ]
+        collist = ", ".join(f'"{c}"' for c in cols)
+        buf = bytearray()
+        with conn.cursor() as cur, cur.copy(f"COPY (SELECT {collist} FROM raw.{table} ORDER BY _seq) TO STDOUT") as cp:
+            for chunk in cp:
+                buf += chunk
+        copy = f"raw._bench_copy_{table}"  # the loader role owns schema raw only
+        conn.execute(f"DROP TABLE IF EXISTS {copy}")
+        conn.execute(f"CREATE TABLE {copy} (LIKE raw.{table} INCLUDING ALL)")
+        data = bytes(buf)
+        step = 1 << 20
+        t0 = time.monotonic()
+        with conn.transaction(), conn.cursor() as cur:
+            with cur.copy(f"COPY {copy} ({collist}) FROM STDIN") as cp:
+                for i in range(0, len(data), step):
+                    cp.write(data[i : i + step])
+            n = cur.rowcount
+        secs = time.monotonic() - t0
+        conn.execute(f"DROP TABLE {copy}")
+    return n, secs, len(data)
+
+
+def row_counts(uri: str, tables: list[str]) -> dict[str, int]:
+    import psycopg
+
+    with psycopg.connect(uri) as c:
+        return {t: c.execute(f"SELECT count(*) FROM raw.{t}").fetchone()[0] for t in tables}
+
+
+def main() -> int:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    from chiso.extract import edoc, one_stop_shop
+    from chiso.extract.common import SourceConn
+    from chiso.settings import Settings
+    from chiso.stack import credentials, postgres
+
+    span = os.environ.get("CHISO_BENCH_SPAN", "year")
+    start, end = SPANS[span]
+    oss_port = int(os.environ.get("CHISO_BENCH_SIM_PORT", "8760"))
+    edoc_port = oss_port + 1
+
+    home = Path(tempfile.mkdtemp(prefix="chiso-bench-"))
+    os.chmod(home, 0o755)  # noqa: S103 (the postgres OS user must reach its data dir)
+    settings = Settings(home=home, pg_port=int(os.environ.get("CHISO_BENCH_PG_PORT", "5613")))
+    creds = credentials.load(home)
+    proc: mp.Process | None = None
+    postgres.ensure_running(settings, creds)
+    try:
+        uri = postgres.uri(settings, "chiso_loader", creds[postgres.ROLES["chiso_loader"]])
+        proc = mp.get_context("spawn").Process(target=serve, args=(oss_port, edoc_port, end), daemon=True)
+        proc.start()
+        oss_url, edoc_url = f"http://127.0.0.1:{oss_port}", f"http://127.0.0.1:{edoc_port}"
+        wait_healthy(oss_url)
+        wait_healthy(edoc_url)
+
+        profiler = cProfile.Profile() if os.environ.get("CHISO_BENCH_PROFILE") else None
+        # cProfile sees one thread: profiling reads the chunks one at a time
+        conc = 1 if profiler else int(os.environ.get("CHISO_BENCH_CONCURRENCY", "2"))
+        run_id = f"bench_{span}"
+        timings: dict[str, float] = {}
+        server_cpu: dict[str, float] = {}
+        for source in SOURCES:
+            cpu0 = cpu_seconds(proc.pid)
+            if profiler:
+                profiler.enable()
+            t0 = time.monotonic()
+            if source == "one_stop_shop":
+                one_stop_shop.extract(
+                    SourceConn(oss_url, CLIENT_ID, CLIENT_SECRET), uri, start, end, run_id=run_id, concurrency=conc
+                )
+            else:
+                edoc.extract(SourceConn(edoc_url, password=API_KEY), uri, start, end, run_id=run_id, concurrency=conc)
+            timings[source] = time.monotonic() - t0
+            if profiler:
+                profiler.disable()
+            server_cpu[source] = cpu_seconds(proc.pid) - cpu0
+        if profiler:
+            pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(45)
+            pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(30)
+
+        counts = row_counts(uri, [t for ts in SOURCES.values() for t in ts])
+        copies = {t: copy_same_rows(uri, t) for t in counts}
+
+        days = (end - start).days + 1
+        print(f"span: {span} {start}..{end} ({days} days), simulator seed {SEED}, {os.cpu_count()} CPUs")
+        print("raw rows: " + ", ".join(f"{t}={n}" for t, n in counts.items()))
+        print()
+        print(f"{'':<22}{'rows':>9}{'extract+load':>14}{'rows/s':>10}{'COPY':>9}{'rows/s':>10}{'ratio':>8}")
+        tot_rows = tot_load = tot_copy = 0.0
+        ok = True
+        for source, tables in SOURCES.items():
+            rows = sum(counts[t] for t in tables)
+            c_secs = sum(copies[t][1] for t in tables)
+            load = timings[source]
+            ratio = (rows / load) / (rows / c_secs)
+            ok &= ratio >= GOAL
+            print(
+                f"{source:<22}{rows:>9}{load:>13.2f}s{rows / load:>10.0f}{c_secs:>8.2f}s{rows / c_secs:>10.0f}"
+                f"{ratio:>8.2f}"
+            )
+            for t in tables:
+                n, s, nbytes = copies[t]
+                print(f"  COPY {t:<24}{n:>9} rows {s:6.2f}s {n / s if s else 0:>9.0f} rows/s {nbytes / 2**20:6.1f} MiB")
+            print(f"  simulator server CPU meanwhile: {server_cpu[source]:.1f}s (child process)")
+            tot_rows += rows
+            tot_load += load
+            tot_copy += c_secs
+        ratio = (tot_rows / tot_load) / (tot_rows / tot_copy)
+        print(
+            f"{'total':<22}{tot_rows:>9.0f}{tot_load:>13.2f}s{tot_rows / tot_load:>10.0f}{tot_copy:>8.2f}s"
+            f"{tot_rows / tot_copy:>10.0f}{ratio:>8.2f}"
+        )
+        print(f"ratio extract+load rows/s / COPY rows/s = {ratio:.2f} (goal >= {GOAL})")
+        return 0 if ok and ratio >= GOAL else 1
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.join(10)
+        postgres.stop(settings)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
