@@ -396,6 +396,13 @@ def create_oss_app(
             raise ValueError(f"khoảng ngày tối đa {MAX_RANGE_DAYS} ngày")
         return start, end
 
+    def daily_rows(kind: str, start: date, end: date) -> list:
+        """Pre-encoded rows when the source offers them (the Simulator), else its cached dicts (any stand-in
+        with rows_between, e.g. a hand-made test dataset)."""
+        if hasattr(sim, "rows_json"):
+            return sim.rows_json(kind, start, end)
+        return sim.rows_between(kind, start, end, copy=False)
+
     @app.get("/api/v1/don-vi")
     async def units(request: Request) -> Response:
         return await serve(request, "units", lambda qp: sim.units())
@@ -406,11 +413,11 @@ def create_oss_app(
 
     @app.get("/api/v1/thong-ke/ho-so")
     async def dossiers(request: Request) -> Response:
-        return await serve(request, "dossier", lambda qp: sim.rows_json("dossier", *date_range(qp)))
+        return await serve(request, "dossier", lambda qp: daily_rows("dossier", *date_range(qp)))
 
     @app.get("/api/v1/thong-ke/phan-anh-kien-nghi")
     async def petitions(request: Request) -> Response:
-        return await serve(request, "petition", lambda qp: sim.rows_json("petition", *date_range(qp)))
+        return await serve(request, "petition", lambda qp: daily_rows("petition", *date_range(qp)))
 
     return app
 
