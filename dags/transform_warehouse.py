@@ -4,16 +4,23 @@ Runs once all raw tables have received new data (after the daily extracts). A cr
 failure on raw stops the build, so marts are never rebuilt from bad data; the next clean load recovers
 without manual steps. When raw received loads while the run was building, marts that then disagree with raw
 are not published (check_marts is skipped, not failed): those loads have queued the next run.
+
+dbt runs as ONE `dbt build` (Cosmos' watcher mode: the `dbt_producer_watcher` task); every model and its tests
+still appear as tasks, fed from that build's log; they start and, on success, end in the triggerer
+(`chiso.dbt_watch`), so watching costs no worker. If the build dies, its retry does not start a second build:
+each model whose result never came runs on its own when its task is retried. Trigger with
+`{"full_refresh": true}` to rebuild every incremental model from raw (after a change of their logic).
 """
 
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Asset, AssetAll, dag, task
+from airflow.sdk import Asset, AssetAll, Param, dag, task
 from cosmos import DbtTaskGroup
 
 from chiso.assets import CONN_WAREHOUSE, MARTS_ASSET_URI, RAW_TABLES, raw_asset_uri
 from chiso.dbt_config import cosmos_configs
+from chiso.dbt_watch import start_in_triggerer
 
 project, profile, execution, render = cosmos_configs()
 # One run once every raw table has new data (the three daily extracts), not one per source.
@@ -28,6 +35,7 @@ raw_assets = [Asset(raw_asset_uri(t)) for t in RAW_TABLES]
     max_active_runs=1,
     default_args={"retries": 1, "retry_delay": pendulum.duration(minutes=1)},
     tags=["chiso", "transform"],
+    params={"full_refresh": Param(False, type="boolean", description="Rebuild incremental models from raw")},
     doc_md=__doc__,
 )
 def transform_warehouse():
@@ -43,8 +51,10 @@ def transform_warehouse():
         profile_config=profile,
         execution_config=execution,
         render_config=render,
+        operator_args={"full_refresh": "{{ params.full_refresh }}"},
         default_args={"retries": 1},
     )
+    start_in_triggerer(dbt)
 
     @task
     def check_staging() -> None:

@@ -36,7 +36,7 @@ def parse_project(env: dict[str, str]) -> None:
 def cosmos_configs():
     """(ProjectConfig, ProfileConfig, ExecutionConfig, RenderConfig) for the transform DAG."""
     from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-    from cosmos.constants import InvocationMode, LoadMode, TestBehavior
+    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
     manifest = manifest_path()
     project = ProjectConfig(
@@ -47,7 +47,14 @@ def cosmos_configs():
     profile = ProfileConfig(
         profile_name="chiso", target_name="local", profiles_yml_filepath=project_dir() / "profiles.yml"
     )
-    execution = ExecutionConfig(dbt_executable_path=dbt_executable(), invocation_mode=InvocationMode.SUBPROCESS)
+    # WATCHER: one `dbt build` (the producer task) does the work at the cost of one dbt invocation; each model and
+    # its tests still show as a task (a deferrable sensor fed from the producer's JSON log), and a sensor retried
+    # after the producer failed runs its own model, so a killed build is finished model by model.
+    execution = ExecutionConfig(
+        execution_mode=ExecutionMode.WATCHER,
+        dbt_executable_path=dbt_executable(),
+        invocation_mode=InvocationMode.SUBPROCESS,
+    )
     render = RenderConfig(
         # The manifest `chiso up` writes keeps DAG parsing to a file read; dbt ls is the fallback.
         load_method=LoadMode.DBT_MANIFEST if manifest.exists() else LoadMode.DBT_LS,

@@ -29,6 +29,11 @@ PARSE = textwrap.dedent(
             "schedule": str(getattr(dag.timetable, "summary", None) or type(dag.timetable).__name__),
             "n_tasks": len(dag.tasks),
             "task_ids": [t.task_id for t in dag.tasks],
+            "watchers": {t.task_id: {"start_from_trigger": t.start_from_trigger,
+                                     "trigger": getattr(t.start_trigger_args, "trigger_cls", None),
+                                     "trigger_rule": str(t.trigger_rule)}
+                         for t in dag.tasks if hasattr(t, "model_unique_id")},
+            "producers": [t.task_id for t in dag.tasks if type(t).__name__ == "DbtProducerWatcherOperator"],
         }
     print("@@" + json.dumps(out))
     """
@@ -79,3 +84,14 @@ def test_transform_shows_each_model_and_its_tests(parsed):
     ids = parsed["dags"]["transform_warehouse"]["task_ids"]
     assert any(i.endswith(".run") for i in ids) and any(i.endswith(".test") for i in ids)
     assert ids[0] == "check_raw" or "check_raw" in ids
+
+
+def test_transform_is_one_dbt_build_watched_from_the_triggerer(parsed):
+    """One producer task runs `dbt build`; every model/test task watches it from the triggerer (no worker)."""
+    d = parsed["dags"]["transform_warehouse"]
+    assert d["producers"] == ["dbt.dbt_producer_watcher"]
+    watchers = d["watchers"]
+    assert len(watchers) > 50, "a task per model and per model's tests"
+    assert all(w["start_from_trigger"] and w["trigger"] == "chiso.dbt_watch.ModelResultTrigger"
+               for w in watchers.values()), watchers
+    assert {w["trigger_rule"] for w in watchers.values()} == {"always"}
