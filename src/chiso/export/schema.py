@@ -3,20 +3,33 @@
 Both the exporter (before sending) and the receiver simulator (on receipt) validate with this module,
 so a document the simulator would refuse is never sent. Format checks are on: `date` and `date-time`
 are checked here without optional jsonschema extras (rfc3339-validator is not installed).
+
+jsonschema walks a document of the demo province (~6,000 figures) in ~0.4 s. A valid document is first
+recognised by msgspec types that state the same schema at least as strictly (milliseconds); only a document
+they refuse goes through jsonschema, which finds and words the problems. So the answer is always
+jsonschema's, and the fast path is used only while the schema file is the one those types were written for.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from datetime import date, datetime
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from jsonschema import Draft202012Validator, FormatChecker
 
+try:  # in the Airflow venv (a dependency of Airflow's task SDK); without it every document goes to jsonschema
+    import msgspec
+except ImportError:  # pragma: no cover
+    msgspec = None
+
 SCHEMA_FILE = "national_report.schema.json"
+# sha256 of the schema file the msgspec types below restate.
+SCHEMA_SHA256 = "0b7ef00a32cd87f01ace3d51440efe8191158337353542e566cac807cbfd1def"
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
@@ -134,8 +147,77 @@ def _semantic_errors(doc: dict[str, Any]) -> list[dict[str, str]]:
     return out
 
 
+if msgspec is not None:
+    _Text = Annotated[str, msgspec.Meta(min_length=1)]
+    _NonNegative = Annotated[float, msgspec.Meta(ge=0)]
+    _UNSET = msgspec.UNSET
+
+    class _ChiTieu(msgspec.Struct, forbid_unknown_fields=True):
+        ma: _Text
+        giaTri: float | None  # the schema's field names
+        tuSo: _NonNegative | msgspec.UnsetType = _UNSET
+        mauSo: _NonNegative | msgspec.UnsetType = _UNSET
+        diem: _NonNegative | msgspec.UnsetType = _UNSET
+        diemToiDa: _NonNegative | msgspec.UnsetType = _UNSET
+        xepHang: Annotated[int, msgspec.Meta(ge=1)] | msgspec.UnsetType = _UNSET
+
+    class _Item(msgspec.Struct, forbid_unknown_fields=True):
+        maDinhDanh: _Text
+        tenDonVi: _Text
+        phamVi: Literal["DON_VI", "DIA_BAN"]
+        chiTieu: Annotated[list[_ChiTieu], msgspec.Meta(min_length=1)]
+
+    class _KyBaoCao(msgspec.Struct, forbid_unknown_fields=True):
+        loaiKy: Literal["THANG", "QUY", "SAU_THANG", "CHIN_THANG", "NAM"]
+        nam: Annotated[int, msgspec.Meta(ge=2015, le=2100)]
+        tuNgay: str  # format checked by _formats_ok
+        denNgay: str
+        so: Annotated[int, msgspec.Meta(ge=1, le=12)] | msgspec.UnsetType = _UNSET
+
+    class _DonVi(msgspec.Struct, forbid_unknown_fields=True):
+        maDinhDanh: _Text
+        maDVHC: Annotated[str, msgspec.Meta(pattern="^[0-9]{2}$")]
+        tenDonVi: _Text
+
+    class _Document(msgspec.Struct, forbid_unknown_fields=True):
+        maBaoCao: Literal["BIEU_06_TTHC", "CHI_SO_CDS"]
+        kyBaoCao: _KyBaoCao
+        donViBaoCao: _DonVi
+        lanGui: Annotated[int, msgspec.Meta(ge=1)]
+        thoiDiemLap: str  # format checked by _formats_ok
+        duLieu: Annotated[list[_Item], msgspec.Meta(min_length=1)]
+
+
+@lru_cache(maxsize=1)
+def _fast_path() -> bool:
+    """The msgspec types restate this schema file (a changed schema turns the fast path off)."""
+    text = resources.files("chiso.export").joinpath(SCHEMA_FILE).read_bytes()
+    return msgspec is not None and hashlib.sha256(text).hexdigest() == SCHEMA_SHA256
+
+
+def _formats_ok(doc: Any) -> bool:
+    try:
+        ky = doc["kyBaoCao"]
+        return bool(_is_date(ky["tuNgay"]) and _is_date(ky["denNgay"]) and _is_datetime(doc["thoiDiemLap"]))
+    except (KeyError, TypeError, ValueError):
+        return False
+
+
+def surely_valid(doc: Any) -> bool:
+    """True only for a document the schema accepts (False: ask jsonschema)."""
+    if not _fast_path():
+        return False
+    try:
+        msgspec.convert(doc, _Document, strict=True)
+    except (msgspec.ValidationError, TypeError, ValueError):
+        return False
+    return _formats_ok(doc)
+
+
 def validation_errors(doc: Any) -> list[dict[str, str]]:
     """Every problem of a document as `{"truong", "moTa"}` items (empty list = valid)."""
+    if surely_valid(doc):
+        return _semantic_errors(doc)
     found = sorted(validator().iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path])
     errors = [{"truong": f, "moTa": m} for f, m in map(_message, found)]
     if isinstance(doc, dict):
