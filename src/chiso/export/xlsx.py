@@ -85,25 +85,21 @@ class _Grid:
 
     def _xml(self) -> str:
         """Rows 2.. as openpyxl's ElementTree writer writes styled cells (`cell/_writer.py`)."""
+        heads = [f'<c r="{letter}' for letter in self.letters]
+        tails = [f'" s="{sid}"' for sid in self.style_ids]
+        texts: dict[str, str] = {}  # a text's markup, once (unit names and codes repeat on every row)
         out = []
         for i, values in enumerate(self.rows[1:], start=self.top + 1):
-            out.append(f'<row r="{i}">')
-            for letter, sid, v in zip(self.letters, self.style_ids, values, strict=True):
-                ref = f'r="{letter}{i}" s="{sid}"'
-                if v is None or v == "":
-                    out.append(f"<c {ref} />")
-                elif isinstance(v, str):
-                    if ILLEGAL_CHARACTERS_RE.search(v):
-                        raise IllegalCharacterError(f"{v} cannot be used in worksheets.")
-                    space = ' xml:space="preserve"' if v.strip() and v != v.strip() else ""
-                    out.append(f'<c {ref} t="inlineStr"><is><t{space}>{escape(v)}</t></is></c>')
-                elif isinstance(v, bool):
-                    out.append(f'<c {ref} t="b"><v>{int(v)}</v></c>')
-                elif isinstance(v, int | float):
-                    text = "" if isnan(v) or isinf(v) else f"{v:.16g}"  # openpyxl's safe_string
-                    out.append(f'<c {ref} t="n"><v>{text}</v></c>')
+            r = str(i)
+            out.append(f'<row r="{r}">')
+            for head, tail, v in zip(heads, tails, values, strict=True):
+                if type(v) is str:
+                    body = texts.get(v)
+                    if body is None:
+                        body = texts[v] = _cell_body(v)
                 else:
-                    raise TypeError(f"unexpected cell value {v!r}")
+                    body = _cell_body(v)
+                out.append(head + r + tail + body)
             out.append("</row>")
         return "".join(out)
 
@@ -113,6 +109,23 @@ class _Grid:
         dimension = re.sub(r"\d+$", lambda m: str(max(int(m.group()), last)), self.dimension)
         head = re.sub(r'<dimension ref="[^"]*"', f'<dimension ref="{dimension}"', head, count=1)
         return head + self._xml() + "</sheetData>" + tail
+
+
+def _cell_body(v) -> str:
+    """What follows `<c r=".." s=".."` for a value, as openpyxl writes it."""
+    if v is None or v == "":
+        return " />"
+    if isinstance(v, str):
+        if ILLEGAL_CHARACTERS_RE.search(v):
+            raise IllegalCharacterError(f"{v} cannot be used in worksheets.")
+        space = ' xml:space="preserve"' if v.strip() and v != v.strip() else ""
+        return f' t="inlineStr"><is><t{space}>{escape(v)}</t></is></c>'
+    if isinstance(v, bool):
+        return f' t="b"><v>{int(v)}</v></c>'
+    if isinstance(v, int | float):
+        text = "" if isnan(v) or isinf(v) else f"{v:.16g}"  # openpyxl's safe_string
+        return f' t="n"><v>{text}</v></c>'
+    raise TypeError(f"unexpected cell value {v!r}")
 
 
 def _save(wb: Workbook, grids: list[_Grid], path: Path) -> None:
