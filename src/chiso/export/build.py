@@ -399,11 +399,10 @@ def _renumber(groups: dict[int, list[dict]], numbered: list[tuple[int, Period]])
 
 def build_document(conn: psycopg.Connection, period: Period) -> dict:
     """The document's figures (no `lanGui` / `thoiDiemLap` yet: those belong to a submission)."""
-    for _, doc in build_documents(conn, [period]):
-        if isinstance(doc, BuildError):
-            raise doc
-        return doc
-    raise AssertionError("unreachable")
+    [(_, doc)] = list(build_documents(conn, [period]))  # read to the end: the connection is free again
+    if isinstance(doc, BuildError):
+        raise doc
+    return doc
 
 
 def finalize(figures_doc: dict, revision: int, created_at: datetime) -> dict:
