@@ -19,7 +19,7 @@ from chiso.extract.common import (
     run_batches,
 )
 from chiso.extract.http import JsonFetcher, RetryPolicy, fetch_page
-from chiso.raw.entities import EDOC_DOCUMENTS_DAILY, page_problems
+from chiso.raw.entities import EDOC_DOCUMENTS_DAILY, fast_envelope, page_problems
 from chiso.raw.loader import RecordPage, SourceRow, chunks, load_batch, registered_units
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ class EdocClient:
         prev_fp: str | None = None
         used: set[str] = set()
         n = 0
+        typed = fast_envelope(EDOC_DOCUMENTS_DAILY, "items", required=("next_cursor",))
         while True:
             n += 1
             q: dict[str, Any] = {"from": start.isoformat(), "to": end.isoformat(), "limit": self.page_size}
@@ -77,6 +78,7 @@ class EdocClient:
                 previous=prev_fp,
                 page_problems=page_problems,
                 label=f"trang {n}",
+                typed=typed,
             )
             if items:
                 yield n, cursor, items

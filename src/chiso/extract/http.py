@@ -118,9 +118,12 @@ class JsonFetcher:
         data: dict | None = None,
         validate: Callable[[Any], None] | None = None,
         authenticated: bool = True,
+        typed: Any = None,
     ) -> Any:
         """Send until a 2xx with valid JSON (and `validate` passes) or attempts run out.
-        `validate` raises ValueError for a malformed envelope or TransientPage for suspicious content."""
+        `validate` raises ValueError for a malformed envelope or TransientPage for suspicious content.
+        `typed`: a msgspec Struct the body is first decoded into (a dict of its members comes back); a body
+        that does not fit it is decoded as plain JSON."""
         p = self.policy
         last = "chưa gửi yêu cầu"
         reauth = False
@@ -152,7 +155,7 @@ class JsonFetcher:
                     raise self.error(method, path, params, f"HTTP {status}: {resp.text[:300]}")
                 else:
                     try:
-                        body = _decode(resp.content)
+                        body = _decode(resp.content, typed)
                     except (json.JSONDecodeError, UnicodeDecodeError) as e:
                         last = f"nội dung trả về không phải JSON hợp lệ ({e}; {len(resp.content)} byte)"
                     else:
@@ -183,12 +186,22 @@ class JsonFetcher:
 
 
 _json_decoder = msgspec.json.Decoder()
+_typed_decoders: dict[Any, msgspec.json.Decoder] = {}
 
 
-def _decode(content: bytes) -> Any:
-    """JSON body to Python objects (msgspec: several times faster than json.loads, same values)."""
+def _decode(content: bytes, typed: Any = None) -> Any:
+    """JSON body to Python objects (msgspec: several times faster than json.loads, same values). With
+    `typed` (a Struct), a body that fits it comes back as a dict of its members, typed in the same pass."""
     if content[:3] == b"\xef\xbb\xbf":  # a UTF-8 BOM, which json.loads-based clients tolerated
         content = content[3:]
+    if typed is not None:
+        dec = _typed_decoders.get(typed)
+        if dec is None:
+            dec = _typed_decoders[typed] = msgspec.json.Decoder(typed)
+        try:
+            return msgspec.structs.asdict(dec.decode(content))
+        except msgspec.DecodeError:  # ValidationError included: anything else is read as plain JSON below
+            pass
     try:
         return _json_decoder.decode(content)
     except msgspec.DecodeError:  # e.g. integers beyond 64 bits: let json say what it makes of them
@@ -215,15 +228,16 @@ def fetch_page(
     previous: str | None,
     page_problems: Callable[[list], int] | None = None,
     label: str,
+    typed: Any = None,
 ) -> tuple[Any, list, str | None]:
     """Fetch one page, guarding against two kinds of bad content that a second read may cure:
     a repeat of the previous page (fails after MAX_REPEAT_REFETCH re-reads) and rows that will not
     validate (after MAX_QUALITY_REFETCH re-reads the copy with the fewest bad rows is kept; the loader
-    quarantines what is left). Returns (body, items, fingerprint)."""
+    quarantines what is left). `typed`: see JsonFetcher.request_json. Returns (body, items, fingerprint)."""
     repeats = quality = 0
     best: tuple[int, Any, list, str | None] | None = None
     while True:
-        body = fetcher.request_json("GET", path, params=params, validate=validate)
+        body = fetcher.request_json("GET", path, params=params, validate=validate, typed=typed)
         items = get_items(body)
         fp = page_fingerprint(items) if items else None
         if fp is not None and fp == previous:

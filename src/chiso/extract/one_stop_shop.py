@@ -31,6 +31,7 @@ from chiso.raw.entities import (
     OSS_PROCEDURES,
     OSS_UNITS,
     Entity,
+    fast_envelope,
     page_problems,
 )
 from chiso.raw.loader import RecordPage, SourceRow, chunks, load_batch, registered_units
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 
 SOURCE = "one_stop_shop"
 PAGE_SIZE = 1000  # the documented maximum of soBanGhi
+ENVELOPE_MEMBERS = ("trang", "soBanGhi", "tongSoBanGhi", "tongSoTrang")
 
 ENDPOINTS: dict[str, tuple[str, Entity]] = {
     "units": ("/api/v1/don-vi", OSS_UNITS),
@@ -110,8 +112,11 @@ class OneStopShopClient:
         path: str,
         params: dict[str, Any] | None = None,
         page_problems: Callable[[list], int] | None = None,
+        entity: Entity | None = None,
     ) -> Iterator[tuple[int, list[dict]]]:
-        """Yield (page number, items) for every page of a list endpoint."""
+        """Yield (page number, items) for every page of a list endpoint. With `entity`, a page of records of
+        the documented shape is decoded straight into typed rows (entities.fast_struct)."""
+        typed = fast_envelope(entity, "duLieu", optional=ENVELOPE_MEMBERS) if entity is not None else None
         base = dict(params or {})
         prev_fp: str | None = None
         trang, total_pages, seen = 1, None, 0
@@ -126,6 +131,7 @@ class OneStopShopClient:
                 previous=prev_fp,
                 page_problems=page_problems,
                 label=f"trang {trang}",
+                typed=typed,
             )
             total_pages = _int(body.get("tongSoTrang"), default=total_pages)
             total_rows = _int(body.get("tongSoBanGhi"), default=None)
@@ -144,9 +150,10 @@ class OneStopShopClient:
         path: str,
         params: dict[str, Any] | None = None,
         page_problems: Callable[[list], int] | None = None,
+        entity: Entity | None = None,
     ) -> Iterator[list[SourceRow]]:
         shown = " ".join(f"{k}={v}" for k, v in (params or {}).items())
-        for trang, items in self.pages(path, params, page_problems):
+        for trang, items in self.pages(path, params, page_problems, entity):
             yield RecordPage(f"GET {path}{' ' + shown if shown else ''} trang={trang} soBanGhi={self.page_size}", items)
 
 
@@ -194,7 +201,7 @@ def extract(
             if name in entities:
                 path, entity = ENDPOINTS[name]
                 check = partial(page_problems, entity, known_units=None)
-                summary.add(load_batch(warehouse_uri, entity, client.rows(path, None, check), run_id=run_id))
+                summary.add(load_batch(warehouse_uri, entity, client.rows(path, None, check, entity), run_id=run_id))
         units = registered_units(warehouse_uri)
 
         def chunk(cs: date, ce: date) -> list:
@@ -208,7 +215,7 @@ def extract(
                     load_batch(
                         warehouse_uri,
                         entity,
-                        client.rows(path, params, partial(page_problems, entity, known_units=units)),
+                        client.rows(path, params, partial(page_problems, entity, known_units=units), entity),
                         window_start=cs,
                         window_end=ce,
                         run_id=run_id,

@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache
+from operator import itemgetter
 from typing import Annotated, Any
 
 # Kinds of fields: text, count (integer >= 0), int, bool, date (ISO), dmy_date (dd/mm/yyyy),
@@ -417,13 +418,14 @@ def page_problems(entity: Entity, records: list, known_units: set[str] | None = 
     within the page). Lets an extractor re-read a page whose bad rows may be a transient glitch."""
     fast = fast_rows(entity, records)
     if fast is not None:
-        kidx = [i for i, f in enumerate(entity.fields) if f.key]
-        keys_seen = {tuple(r[i] for i in kidx) for r in fast}
-        bad = len(fast) - len(keys_seen)
+        bad = len(fast) - len(set(map(key_getter(entity), fast)))
         if entity.unit_column and known_units is not None:
             ui = entity.columns.index(entity.unit_column)
-            bad += sum(1 for r in fast if r[ui] not in known_units)
+            units = set(map(itemgetter(ui), fast))
+            if not units <= known_units:
+                bad += sum(1 for r in fast if r[ui] not in known_units)
         return bad
+    records = plain_records(records)
     bad = 0
     keys: set[tuple] = set()
     for rec in records:
@@ -466,18 +468,43 @@ def _fast_type(f: Field) -> Any:
 
 
 @cache
-def _fast_struct(entity: Entity) -> Any:
+def fast_struct(entity: Entity) -> Any:
+    """The msgspec Struct a record of the documented shape decodes into (None: the entity has no fast path)."""
     import msgspec
 
     if entity.extra_columns or not all(f.kind in _FAST_KINDS for f in entity.fields):
         return None
-    st = msgspec.defstruct(
+    return msgspec.defstruct(
         f"Fast_{entity.name}",
         [(f.column, _fast_type(f)) for f in entity.fields],
         rename={f.column: f.source for f in entity.fields},
         forbid_unknown_fields=True,
     )
-    return list[st]
+
+
+@cache
+def fast_envelope(entity: Entity, items: str, required: tuple[str, ...] = (), optional: tuple[str, ...] = ()) -> Any:
+    """A response envelope whose list `items` holds fast_struct records; other members are decoded as they
+    are (`required` ones must be present). Lets a client decode a well-formed page straight into typed rows;
+    None when the entity has no fast path."""
+    import msgspec
+
+    st = fast_struct(entity)
+    if st is None:
+        return None
+    return msgspec.defstruct(
+        f"Envelope_{entity.name}_{items}",
+        [(items, list[st]), *((n, Any) for n in required), *((n, Any, None) for n in optional)],
+    )
+
+
+def plain_records(records: list) -> list:
+    """Records as received (dicts): typed records (fast_struct) are turned back into their JSON objects."""
+    import msgspec
+
+    if records and isinstance(records[0], msgspec.Struct):
+        return msgspec.to_builtins(records)
+    return records
 
 
 _fast_local = threading.local()
@@ -485,27 +512,40 @@ _fast_local = threading.local()
 
 def fast_rows(entity: Entity, records: list) -> list[tuple] | None:
     """The records as tuples of canonical column values (entity.columns order), or None when any record
-    needs the row-by-row path. The last answer is remembered per thread (the extractor's page check and
-    the loader ask about the same page)."""
+    needs the row-by-row path. `records` are dicts, or fast_struct instances already decoded by the client.
+    The last answer is remembered per thread (the extractor's page check and the loader ask about the same
+    page)."""
     import msgspec
 
     last = getattr(_fast_local, "last", None)
     if last is not None and last[0] is entity and last[1] is records:
         return last[2]
-    typ = _fast_struct(entity)
+    st = fast_struct(entity)
     out: list[tuple] | None = None
-    if typ is not None and records:
-        try:
-            structs = msgspec.convert(records, typ)
-        except msgspec.ValidationError:
-            structs = None
+    if st is not None and records:
+        if type(records[0]) is st:  # decoded typed by the client (a list of one type throughout)
+            structs = records
+        else:
+            try:
+                structs = msgspec.convert(records, list[st])
+            except msgspec.ValidationError:
+                structs = None
         if structs is not None:
-            astuple = msgspec.structs.astuple
-            out = [astuple(s) for s in structs]
+            out = list(map(msgspec.structs.astuple, structs))
             if not _fast_values_valid(entity, out):
                 out = None
     _fast_local.last = (entity, records, out)
     return out
+
+
+@cache
+def key_getter(entity: Entity) -> Any:
+    """Callable giving a row tuple's key (always a tuple, even for one key column)."""
+    idx = [i for i, f in enumerate(entity.fields) if f.key]
+    if len(idx) == 1:
+        i = idx[0]
+        return lambda r: (r[i],)
+    return itemgetter(*idx)
 
 
 def _fast_values_valid(entity: Entity, rows: list[tuple]) -> bool:
@@ -518,7 +558,7 @@ def _fast_values_valid(entity: Entity, rows: list[tuple]) -> bool:
         else:
             continue
         try:
-            for v in {r[i] for r in rows}:
+            for v in set(map(itemgetter(i), rows)):
                 if v is not None:
                     parse(v)
         except ValueError:

@@ -11,6 +11,7 @@ Anything raised before the commit leaves no version behind and the audit `failed
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import logging
 import uuid
@@ -19,6 +20,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from importlib import resources
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 import psycopg
@@ -29,7 +32,9 @@ from chiso.raw.entities import (
     canonical_json,
     fast_row_hashes,
     fast_rows,
+    key_getter,
     parse_record,
+    plain_records,
     row_hash,
     unexpected_fields,
 )
@@ -194,23 +199,38 @@ class _Batch:
         self.unkeyed_bad = 0
         self.line = 0
         self.stage_cols = [*entity.columns, *entity.extra_columns]
+        self.pages: list[tuple[int, str]] = []  # (first line, ref prefix) of each page loaded typed
+        self.col_index = {c: i for i, c in enumerate(entity.columns)}
+        # Write once (begin()): the COPY into raw, keys written (key -> (row hash, line, ref or None for a
+        # typed page)), later copies of a key, quarantine rows (line, ref, field, reason, payload).
+        self.direct = False
+        self.staged = False
+        self._txn: Any = None
+        self._copy_cm: Any = None
+        self.cp: Any = None
+        self.written = 0
+        self.seen: dict[tuple, tuple] = {}
+        self.dups: dict[tuple, list[tuple]] = {}
+        self.qrows: list[tuple] = []
+        self.key_of = key_getter(entity)
+        self.batch_suffix = f"\t{result.batch_id}"
+
+    # ------------------------------------------------------------ staging
+    def drop_work_tables(self) -> None:
+        if self.staged:
+            self.conn.execute(sql.SQL("DROP TABLE IF EXISTS {}, {}, {}").format(self.stage, self.qstage, self.latest))
+
+    def create_stage(self) -> None:
         # Session TEMP tables when the role may create them; otherwise UNLOGGED work tables in raw
-        # named per entity (the entity lock makes them exclusive; leftovers of a dead loader are dropped).
-        self.use_temp = conn.execute(
+        # named per batch (leftovers of a dead loader are dropped with its stale audit).
+        self.use_temp = self.conn.execute(
             "SELECT has_database_privilege(current_user, current_database(), 'TEMP')"
         ).fetchone()[0]
         if self.use_temp:
             self.stage, self.qstage, self.latest = (sql.Identifier(n) for n in ("_stage", "_qstage", "_latest"))
         else:
-            self.stage, self.qstage, self.latest = work_tables(entity, result.batch_id)
-        self.pages: list[tuple[int, str]] = []  # (first line, ref prefix) of each page loaded typed
-        self.col_index = {c: i for i, c in enumerate(entity.columns)}
-
-    # ------------------------------------------------------------ staging
-    def drop_work_tables(self) -> None:
-        self.conn.execute(sql.SQL("DROP TABLE IF EXISTS {}, {}, {}").format(self.stage, self.qstage, self.latest))
-
-    def create_stage(self) -> None:
+            self.stage, self.qstage, self.latest = work_tables(self.e, self.r.batch_id)
+        self.staged = True
         cols = sql.SQL(", ").join(sql.Identifier(c) for c in self.stage_cols)
         kind = sql.SQL("TEMP" if self.use_temp else "UNLOGGED")
         self.drop_work_tables()
@@ -250,9 +270,93 @@ class _Batch:
                 out.append((src, f"mã định danh '{u}' (trường '{src}') không có trong danh mục đơn vị"))
         return out
 
-    def add_page(self, rows: Iterable[SourceRow]) -> None:
-        if isinstance(rows, RecordPage) and self._add_typed(rows):
+    # ------------------------------------------------------------ write once or stage
+    def _lock_scope(self) -> None:
+        """Inside the current transaction: serialise with every batch touching the same days (a daily entity:
+        one lock per day of the window, taken in date order) or the same snapshot (one lock per entity)."""
+        e, r = self.e, self.r
+        if e.date_column is None:
+            self.conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (COMMIT_LOCK, _lock_id(e)))
             return
+        self.conn.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(%s || d::date))"
+            " FROM generate_series(%s::date, %s::date, interval '1 day') d",
+            (COMMIT_LOCK, _lock_id(e) + ":", r.window_start, r.window_end),
+        ).fetchall()
+
+    def begin(self) -> None:
+        """Lock the batch's scope and look whether raw holds any row there yet (live or tombstone). None:
+        write once — rows are COPied straight into raw within one transaction that lasts until commit (the
+        locks keep the scope empty meanwhile; a failure rolls every row back). Otherwise the rows are staged
+        and versioned set-based at commit."""
+        conn, e = self.conn, self.e
+        t = sql.Identifier("raw", e.name)
+        scope, params = self._scope()
+        self._txn = conn.transaction()
+        self._txn.__enter__()
+        try:
+            self._lock_scope()
+            held = conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE {})").format(t, scope), params)
+            if held.fetchone()[0]:
+                txn, self._txn = self._txn, None
+                txn.__exit__(None, None, None)  # nothing written: releases the locks
+                self.create_stage()
+                return
+            self.direct = True
+            cols = sql.SQL(", ").join(sql.Identifier(c) for c in [*self.stage_cols, "_row_hash", "_batch_id"])
+            self._cur = conn.cursor()
+            self._copy_cm = self._cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(t, cols))
+            self.cp = self._copy_cm.__enter__()
+        except BaseException as exc:
+            self.abort(exc)
+            raise
+
+    def abort(self, exc: BaseException) -> None:
+        """Roll back what the write-once transaction holds (the COPY is cancelled first)."""
+        args = (type(exc), exc, exc.__traceback__)
+        for name in ("_copy_cm", "_txn"):
+            cm = getattr(self, name, None)
+            setattr(self, name, None)
+            if cm is not None:
+                try:
+                    cm.__exit__(*args)
+                except Exception:  # the connection may be gone; load_batch records the failure
+                    log.debug("while rolling back batch %s", self.r.batch_id, exc_info=True)
+
+    def add_page(self, rows: Iterable[SourceRow]) -> None:
+        if isinstance(rows, RecordPage):
+            typed = self._typed(rows)
+            if typed is not None:
+                if self.direct:
+                    self._write_typed(rows, *typed)
+                else:
+                    self._stage_typed(*typed)
+                return
+            if rows.records and not isinstance(rows.records[0], dict):
+                rows = RecordPage(rows.prefix, plain_records(rows.records))
+        good, bad = self._parse_rows(rows)
+        if self.direct:
+            self._write_parsed(good, bad)
+            return
+        cols = sql.SQL(", ").join(
+            sql.Identifier(c) for c in [*self.stage_cols, "_row_hash", "_line", "_ref", "_ok", "_payload"]
+        )
+        with self.conn.cursor() as cur:
+            if good:
+                with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(self.stage, cols)) as cp:
+                    for vals, h, line, ref, canon in good:
+                        cp.write_row((*vals, h, line, ref, h is not None, canon))
+            if bad:
+                with cur.copy(
+                    sql.SQL("COPY {} (record_ref, field, reason, payload, _line) FROM STDIN").format(self.qstage)
+                ) as cp:
+                    for row in bad:
+                        cp.write_row(row)
+
+    def _parse_rows(self, rows: Iterable[SourceRow]) -> tuple[list[tuple], list[tuple]]:
+        """Row by row: good rows (values, row hash, line, ref, canonical record) — a bad row that still has
+        its key comes with the key only and no hash, so it counts as seen — and bad rows (ref, field,
+        reason, canonical record, line)."""
         good: list[tuple] = []
         bad: list[tuple] = []
         for sr in rows:
@@ -282,40 +386,29 @@ class _Batch:
                     self.unkeyed_bad += 1
                 else:  # keep the key as "seen" so it is not tombstoned; its previous version stays
                     keyed = [v if c in self.e.key_columns else None for c, v in zip(self.stage_cols, vals, strict=True)]
-                    good.append((*keyed, None, self.line, sr.ref, False, canon))
+                    good.append((keyed, None, self.line, sr.ref, canon))
             else:
-                good.append((*vals, row_hash(self.e, p.values), self.line, sr.ref, True, canon))
-        cols = sql.SQL(", ").join(
-            sql.Identifier(c) for c in [*self.stage_cols, "_row_hash", "_line", "_ref", "_ok", "_payload"]
-        )
-        with self.conn.cursor() as cur:
-            if good:
-                with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(self.stage, cols)) as cp:
-                    for row in good:
-                        cp.write_row(row)
-            if bad:
-                with cur.copy(
-                    sql.SQL("COPY {} (record_ref, field, reason, payload, _line) FROM STDIN").format(self.qstage)
-                ) as cp:
-                    for row in bad:
-                        cp.write_row(row)
+                good.append((vals, row_hash(self.e, p.values), self.line, sr.ref, canon))
+        return good, bad
 
-    def _add_typed(self, page: RecordPage) -> bool:
-        """A page that types at once (entities.fast_rows) and passes the window and register checks goes to
-        the stage without a Python object per value; False sends it row by row (which names the problems)."""
+    def _typed(self, page: RecordPage) -> tuple[list[tuple], list[str], int] | None:
+        """A page that types at once (entities.fast_rows) and passes the window and register checks: its row
+        tuples, row hashes and first line, with no Python object per value; None sends it row by row (which
+        names the problems)."""
         e, r = self.e, self.r
         rows = fast_rows(e, page.records)
         if rows is None:
-            return False
+            return None
         if e.date_column and r.window_start and r.window_end:
-            di = self.col_index[e.date_column]
-            days = {t[di] for t in rows}  # ISO text: orders like the dates
+            days = set(map(itemgetter(self.col_index[e.date_column]), rows))  # ISO text: orders like the dates
             if min(days) < r.window_start.isoformat() or max(days) > r.window_end.isoformat():
-                return False
-        if e.unit_column and self.units is not None:
-            ui = self.col_index[e.unit_column]
-            if not {t[ui] for t in rows} <= self.units:
-                return False
+                return None
+        if (
+            e.unit_column
+            and self.units is not None
+            and not set(map(itemgetter(self.col_index[e.unit_column]), rows)) <= self.units
+        ):
+            return None
         hashes = fast_row_hashes(rows)
         first = self.line + 1
         self.line += len(rows)
@@ -323,16 +416,125 @@ class _Batch:
         # The typed row's hash determines the received record (every field present, none other).
         self.digest.update("".join(hashes).encode())
         self.pages.append((first, page.prefix))
-        n = len(self.pages) - 1
+        return rows, hashes, first
+
+    def _stage_typed(self, rows: list[tuple], hashes: list[str], first: int) -> None:
         cols = sql.SQL(", ").join(sql.Identifier(c) for c in [*self.stage_cols, "_row_hash", "_line", "_ok", "_page"])
-        with (
-            self.conn.cursor() as cur,
-            cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(self.stage, cols)) as cp,
-        ):
-            write = cp.write_row
-            for i, (t, h) in enumerate(zip(rows, hashes, strict=True)):
-                write((*t, h, first + i, True, n))
-        return True
+        lines = range(first, first + len(rows))
+        text = copy_text(self.e, rows, zip(hashes, lines, strict=True), 2, f"\tt\t{len(self.pages) - 1}")
+        with self.conn.cursor() as cur, cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(self.stage, cols)) as cp:
+            cp.write(text)
+
+    # ------------------------------------------------------------ write once: duplicates kept apart in Python
+    def _write_typed(self, page: RecordPage, rows: list[tuple], hashes: list[str], first: int) -> None:
+        keys = list(map(self.key_of, rows))
+        seen = self.seen
+        if len(set(keys)) == len(keys) and seen.keys().isdisjoint(keys):
+            lines = range(first, first + len(rows))
+            seen.update(zip(keys, zip(hashes, lines, repeat(None)), strict=True))
+            kept_rows, kept_hashes = rows, hashes
+        else:
+            kept_rows, kept_hashes = [], []
+            for i, (k, t, h) in enumerate(zip(keys, rows, hashes, strict=True)):
+                if k in seen:
+                    rec = plain_records([page.records[i]])[0]
+                    self.dups.setdefault(k, []).append((first + i, page.ref(i), canonical_json(rec), h))
+                else:
+                    seen[k] = (h, first + i, None)
+                    kept_rows.append(t)
+                    kept_hashes.append(h)
+        if kept_rows:
+            self.cp.write(copy_text(self.e, kept_rows, zip(kept_hashes), 1, self.batch_suffix))
+            self.written += len(kept_rows)
+
+    def _write_parsed(self, good: list[tuple], bad: list[tuple]) -> None:
+        key_idx = [self.stage_cols.index(c) for c in self.e.key_columns]
+        for vals, h, line, ref, canon in good:
+            if h is None:  # a bad row with its key: nothing stored before, nothing to keep from tombstones
+                continue
+            k = tuple(vals[i].isoformat() if isinstance(vals[i], date) else vals[i] for i in key_idx)
+            if k in self.seen:
+                self.dups.setdefault(k, []).append((line, ref, canon, h))
+                continue
+            self.seen[k] = (h, line, ref)
+            self.cp.write_row((*vals, h, self.r.batch_id))
+            self.written += 1
+        for ref, fld, reason, canon, line in bad:
+            self.qrows.append((line, ref, fld, reason, canon))
+
+    def _typed_ref(self, line: int) -> str:
+        i = bisect.bisect_right(self.pages, (line, "\uffff")) - 1
+        first, prefix = self.pages[i]
+        return f"{prefix} dòng {line - first + 1}"
+
+    def _commit_direct(self) -> None:
+        e, r, conn = self.e, self.r, self.conn
+        copy_cm, self._copy_cm = self._copy_cm, None
+        copy_cm.__exit__(None, None, None)
+        key_names = ", ".join(f.source for f in e.fields if f.key)
+        field0 = e.key_sources[0]
+        payload = sql.SQL("jsonb_build_object({})::text").format(
+            sql.SQL(", ").join(
+                sql.SQL("{}, {}").format(sql.Literal(f.source), sql.Identifier(f.column)) for f in e.fields
+            )
+        )
+        match = sql.SQL(" AND ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in e.key_columns)
+        delete = sql.SQL("DELETE FROM {} WHERE _batch_id = %s AND {} RETURNING {}").format(
+            sql.Identifier("raw", e.name), match, payload
+        )
+        for k, copies in self.dups.items():
+            h0, line0, ref0 = self.seen[k]
+            shown = f"Trùng khóa ({key_names}) = ({', '.join(str(v) for v in k)})"
+            if all(h == h0 for *_, h in copies):
+                for line, ref, canon, _ in copies:
+                    self.qrows.append((line, ref, field0, f"{shown} lặp lại, cùng nội dung: đã giữ một bản", canon))
+                continue
+            # Conflicting copies keep none: the first one, already written by this transaction, is taken back.
+            reason = f"{shown} xuất hiện nhiều lần với nội dung khác nhau: giữ phiên bản trước"
+            gone = conn.execute(delete, (r.batch_id, *k)).fetchall()
+            self.written -= len(gone)
+            self.qrows.append((line0, ref0 or self._typed_ref(line0), field0, reason, gone[0][0] if gone else None))
+            for line, ref, canon, _ in copies:
+                self.qrows.append((line, ref, field0, reason, canon))
+        if self.qrows:
+            self.qrows.sort(key=itemgetter(0))
+            with (
+                conn.cursor() as cur,
+                cur.copy(
+                    "COPY raw.quarantine (batch_id, source, entity, record_ref, field, reason, payload) FROM STDIN"
+                ) as cp,
+            ):
+                for _, ref, fld, reason, canon in self.qrows:
+                    cp.write_row((r.batch_id, e.source, e.entity, ref, fld, reason, canon))
+        r.rows_new_versions = self.written
+        r.rows_unchanged = 0
+        r.rows_deleted = 0
+        r.rows_quarantined = len(self.qrows)
+        if self.unkeyed_bad:
+            r.notes.append(f"không tạo bản ghi xóa: {self.unkeyed_bad} bản ghi lỗi không xác định được khóa")
+        before_commit(self)
+        r.status = "succeeded"
+        self._mark_succeeded()
+        txn, self._txn = self._txn, None
+        txn.__exit__(None, None, None)
+
+    def _mark_succeeded(self) -> None:
+        r = self.r
+        self.conn.execute(
+            "UPDATE raw.load_audit SET status = 'succeeded', finished_at = now(), rows_received = %s,"
+            " rows_new_versions = %s, rows_unchanged = %s, rows_deleted = %s, rows_quarantined = %s,"
+            " checksum = %s, notes = %s WHERE batch_id = %s",
+            (
+                r.rows_received,
+                r.rows_new_versions,
+                r.rows_unchanged,
+                r.rows_deleted,
+                r.rows_quarantined,
+                r.checksum,
+                "; ".join(r.notes) or None,
+                r.batch_id,
+            ),
+        )
 
     def _typed_duplicate_refs(self) -> None:
         """Duplicates among typed rows: their ref and payload (built from the typed values) for quarantine."""
@@ -363,10 +565,13 @@ class _Batch:
         e, r, conn = self.e, self.r, self.conn
         r.checksum = self.digest.hexdigest()
         self._fail_on_drift()
+        if self.direct:
+            self._commit_direct()
+            return
         keys = sql.SQL(", ").join(sql.Identifier(k) for k in e.key_columns)
         t = sql.Identifier("raw", e.name)
         with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (COMMIT_LOCK, _lock_id(e)))
+            self._lock_scope()
             # Duplicate keys within the batch: identical copies keep one; conflicting ones keep none.
             conn.execute(
                 sql.SQL(
@@ -472,21 +677,7 @@ class _Batch:
             conn.execute(sql.SQL("DROP TABLE {}").format(self.latest))
             before_commit(self)
             r.status = "succeeded"
-            conn.execute(
-                "UPDATE raw.load_audit SET status = 'succeeded', finished_at = now(), rows_received = %s,"
-                " rows_new_versions = %s, rows_unchanged = %s, rows_deleted = %s, rows_quarantined = %s,"
-                " checksum = %s, notes = %s WHERE batch_id = %s",
-                (
-                    r.rows_received,
-                    r.rows_new_versions,
-                    r.rows_unchanged,
-                    r.rows_deleted,
-                    r.rows_quarantined,
-                    r.checksum,
-                    "; ".join(r.notes) or None,
-                    r.batch_id,
-                ),
-            )
+            self._mark_succeeded()
 
     def _window_text(self) -> str:
         if self.r.window_start:
@@ -555,6 +746,17 @@ class _Batch:
             )
 
 
+def copy_text(entity: Entity, rows: list[tuple], tails: Iterable[tuple], ntail: int, suffix: str = "") -> bytes:
+    """COPY text (tab-separated) of fast_rows() tuples, each followed by its `tails` values and `suffix`.
+    The fast path's patterns keep tabs, newlines and backslashes out of its values, so nothing needs escaping;
+    None is written as NULL."""
+    fmt = "\t".join(["%s"] * (len(entity.fields) + ntail)) + suffix + "\n"
+    nullable = [i for i, f in enumerate(entity.fields) if f.nullable]
+    if any(None in set(map(itemgetter(i), rows)) for i in nullable):
+        rows = [tuple("\\N" if v is None else v for v in t) for t in rows]
+    return "".join([fmt % (t + tail) for t, tail in zip(rows, tails, strict=True)]).encode()
+
+
 def before_commit(batch: _Batch) -> None:
     """Test seam: called inside the version transaction right before the audit is marked succeeded."""
 
@@ -597,7 +799,7 @@ def load_batch(
         units = known_units(conn) if (check_units and entity.unit_column) else None
         batch = _Batch(conn, entity, result, units=units, tombstone_extra=tombstone_extra)
         try:
-            batch.create_stage()
+            batch.begin()
             for page in pages:
                 batch.add_page(page)
             batch.commit()
@@ -605,6 +807,7 @@ def load_batch(
             result.status = "failed"
             result.error = f"{type(exc).__name__}: {exc}"
             exc.chiso_batch_id = result.batch_id  # lets callers attach quarantine rows to this audit
+            batch.abort(exc)
             try:
                 if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
                     conn.rollback()
