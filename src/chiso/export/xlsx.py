@@ -87,18 +87,20 @@ class _Grid:
         """Rows 2.. as openpyxl's ElementTree writer writes styled cells (`cell/_writer.py`)."""
         heads = [f'<c r="{letter}' for letter in self.letters]
         tails = [f'" s="{sid}"' for sid in self.style_ids]
-        texts: dict[str, str] = {}  # a text's markup, once (unit names and codes repeat on every row)
+        # A value's markup, once: unit names, codes and many figures repeat. Keyed by type (1, 1.0 and True
+        # differ); zeros not cached (0.0 and -0.0 are equal keys but not the same text).
+        bodies: dict[tuple[type, object], str] = {}
         out = []
         for i, values in enumerate(self.rows[1:], start=self.top + 1):
             r = str(i)
             out.append(f'<row r="{r}">')
             for head, tail, v in zip(heads, tails, values, strict=True):
-                if type(v) is str:
-                    body = texts.get(v)
-                    if body is None:
-                        body = texts[v] = _cell_body(v)
-                else:
+                key = (v.__class__, v)
+                body = bodies.get(key)
+                if body is None:
                     body = _cell_body(v)
+                    if v or v.__class__ is not float:
+                        bodies[key] = body
                 out.append(head + r + tail + body)
             out.append("</row>")
         return "".join(out)
