@@ -1,0 +1,346 @@
+"""National-report exports of the demo window at the demo province's size: documents/s and the time for all of them.
+
+Measured in one run against a throwaway embedded PostgreSQL holding marts of the demo province's shape (151 units:
+the province, 20 departments, 9 districts, 121 communes, with the 1/3/2025 department merger; province and district
+territories; the 30 indicators of seeds/indicator_catalogue.csv; the dbt marts' indexes) for the demo window
+2024-01-01 … 2025-06-30, and the simulator's national receiver (`chiso.simulator.national`, uvicorn on loopback in a
+child process, as the stack serves it; it validates every document it receives, on the same 2 cores).
+
+Three runs of `run_exports`, as the DAG calls it: the first builds, stores (JSON + XLSX) and sends every due document
+(48 for the demo window); the second finds nothing changed; the third follows a restatement of one day (new revisions
+of the affected periods only). Each run also reports its SQL statements (round trips to PostgreSQL).
+
+CHISO_BENCH_PG_PORT (8631), CHISO_BENCH_RECEIVER_PORT (8632); CHISO_BENCH_PROFILE=1 prints a cProfile of the first
+run (cumulative, to stderr; CHISO_BENCH_PROFILE=/path/x.prof also keeps the stats there). Exit status 1 when the
+first run takes longer than the goal (GOAL_SECONDS).
+"""
+
+from __future__ import annotations
+
+import cProfile
+import csv
+import multiprocessing as mp
+import os
+import pstats
+import random
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import date, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+START, END = date(2024, 1, 1), date(2025, 6, 30)
+TODAY = date(2025, 7, 15)  # every complete period of the window is due
+REORG = date(2025, 3, 1)
+TOKEN = "bench-national-token"
+GOAL_SECONDS = 30.0  # issue 11: the 48 documents of the demo window "in seconds" (was 303 s in `make run`)
+N_DEPARTMENTS, DISTRICT_COMMUNES = 20, [14, 13, 15, 12, 14, 13, 14, 13, 13]  # 121 communes
+MERGED = {4: 5, 11: 14, 12: 2, 8: 9, 10: 7}  # absorbed department -> absorbing one (1/3/2025)
+
+MARTS_DDL = """
+DROP TABLE IF EXISTS marts.dim_units, marts.fct_indicator_values, marts.rpt_qd766_scores,
+    marts.rpt_unit_rankings, marts.rpt_dossier_report;
+CREATE TABLE marts.dim_units (unit_code text, internal_id text, unit_name text, unit_type text,
+    parent_unit_code text, admin_area_code text, staff_count int, valid_from date, valid_to date);
+CREATE TABLE marts.fct_indicator_values (indicator_code text, unit_code text, scope text, period_type text,
+    period_start date, period_end date, framework text, group_code text, numerator numeric, denominator numeric,
+    value numeric, points numeric, max_points numeric, is_applicable boolean, evaluated_to date);
+CREATE TABLE marts.rpt_qd766_scores (unit_code text, scope text, period_type text, period_start date,
+    period_end date, ckmb numeric, tdgq numeric, clgq numeric, mdsh numeric, tttt numeric, mdhl numeric,
+    total_points numeric, band text, evaluated_to date);
+CREATE TABLE marts.rpt_unit_rankings (ranking_code text, period_type text, period_start date, unit_group text,
+    unit_code text, period_end date, unit_name text, score numeric, rank int, units_ranked int,
+    previous_rank int, rank_change int);
+CREATE TABLE marts.rpt_dossier_report (unit_code text, scope text, period_type text, period_start date,
+    period_end date, received_total bigint, received_online bigint, received_offline bigint, carried_over bigint,
+    resolved_total bigint, resolved_early bigint, resolved_on_time bigint, resolved_late bigint,
+    in_progress_total bigint, in_progress_within bigint, in_progress_overdue bigint, evaluated_to date);
+CREATE INDEX ON marts.fct_indicator_values (period_type, period_start);
+CREATE INDEX ON marts.rpt_qd766_scores (period_type, period_start);
+CREATE INDEX ON marts.rpt_unit_rankings (period_type, period_start);
+CREATE INDEX ON marts.rpt_dossier_report (period_type, period_start);
+"""
+
+
+def _month_add(d: date, months: int) -> date:
+    y, m = divmod(d.month - 1 + months, 12)
+    return date(d.year + y, m + 1, d.day)
+
+
+def periods(start: date, end: date) -> list[tuple[str, date, date]]:
+    """Every calendar period and Decree 09 window holding at least one day of [start, end]."""
+    out: set[tuple[str, date, date]] = set()
+    d = start
+    while d <= end:
+        y = d.year
+        ms = date(y, d.month, 1)
+        out.add(("month", ms, _month_add(ms, 1) - timedelta(days=1)))
+        qs = date(y, 3 * ((d.month - 1) // 3) + 1, 1)
+        out.add(("quarter", qs, _month_add(qs, 3) - timedelta(days=1)))
+        out.add(("year", date(y, 1, 1), date(y, 12, 31)))
+        wend = date(y, d.month, 14) if d.day <= 14 else _month_add(date(y, d.month, 14), 1)
+        out.add(("report_month", _month_add(wend, -1) + timedelta(days=1), wend))
+        qend = date(wend.year, 3 * ((wend.month - 1) // 3) + 3, 14)
+        out.add(("report_quarter", _month_add(qend, -3) + timedelta(days=1), qend))
+        ystart = date(wend.year - 1, 12, 15)
+        if wend <= date(wend.year, 6, 14):
+            out.add(("report_half", ystart, date(wend.year, 6, 14)))
+        if wend <= date(wend.year, 9, 14):
+            out.add(("report_nine_months", ystart, date(wend.year, 9, 14)))
+        out.add(("report_year", ystart, date(wend.year, 12, 14)))
+        d += timedelta(days=1)
+    return sorted(out)
+
+
+def units() -> list[dict]:
+    """The demo province's register: (code, name, type, parent, valid_from, valid_to) versions."""
+    prov = "000.00.00.H26"
+    def unit(code: str, name: str, utype: str, parent: str | None, to: date | None = None) -> dict:
+        return {"code": code, "name": name, "type": utype, "parent": parent, "to": to}
+
+    out = [unit(prov, "UBND tỉnh Vĩnh Phúc", "UBND_TINH", None)]
+    for i in range(1, N_DEPARTMENTS + 1):
+        out.append(unit(f"000.00.{i:02d}.H26", f"Sở số {i}", "SO_NGANH", prov,
+                        REORG - timedelta(days=1) if i in MERGED else None))  # fmt: skip
+    for k, n in enumerate(DISTRICT_COMMUNES):
+        dc = f"000.00.{41 + k:02d}.H26"
+        out.append(unit(dc, f"UBND huyện số {k + 1}", "UBND_HUYEN", prov))
+        for m in range(1, n + 1):
+            out.append(unit(f"000.{m:02d}.{41 + k:02d}.H26", f"UBND xã {m} huyện {k + 1}", "UBND_XA", dc))
+    return out
+
+
+def catalogue() -> list[dict]:
+    with (REPO / "seeds" / "indicator_catalogue.csv").open(encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def _copy(conn, table: str, rows: list[tuple]) -> None:
+    with conn.cursor().copy(f"COPY marts.{table} FROM STDIN") as cp:
+        for r in rows:
+            cp.write_row(r)
+
+
+def build_marts(conn, restated: date | None = None) -> dict[str, int]:
+    """(Re)create the marts of the demo window; `restated` changes every figure of the periods containing that day."""
+    rng = random.Random(26)
+    us = units()
+    inds = catalogue()
+    children = Counter(u["parent"] for u in us)
+    pairs = [(u, "unit") for u in us] + [(u, "area") for u in us if children[u["code"]]]
+    rows: dict[str, list[tuple]] = {t: [] for t in ("dim", "fct", "score", "rank", "dossier")}
+    for u in us:
+        rows["dim"].append(
+            (u["code"], u["code"], u["name"], u["type"], u["parent"], "26", 40, date(2020, 1, 1), u["to"])
+        )
+    for ptype, ps, pe in periods(START, END):
+        evaluated = min(pe, END)
+        alive = [(u, s) for u, s in pairs if u["to"] is None or u["to"] >= ps]
+        bump = 1 if restated and ps <= restated <= pe else 0
+        if ptype.startswith("report_"):
+            for u, scope in alive:
+                f = [rng.randrange(0, 400) + bump for _ in range(11)]
+                rows["dossier"].append((u["code"], scope, ptype, ps, pe, *f, evaluated))
+            continue
+        scores = {}
+        for u, scope in alive:
+            groups: Counter = Counter()
+            extra = 0.0
+            for ind in inds:
+                mx = float(ind["max_points"])
+                den = rng.randrange(0, 500)
+                num = min(den, rng.randrange(0, 500) + bump)
+                applicable = den > 0
+                value = round(num / den, 6) if applicable else None
+                pts = round(mx * (value or 0), 4)
+                rows["fct"].append(
+                    (ind["indicator_code"], u["code"], scope, ptype, ps, pe, ind["framework"], ind["group_code"],
+                     num, den, value, pts, mx, applicable, evaluated)
+                )  # fmt: skip
+                if ind["framework"] == "QD766":
+                    groups[ind["group_code"]] += pts
+                else:
+                    extra += pts
+            total = round(sum(groups.values()), 4)
+            g = [round(groups[k], 4) for k in ("CKMB", "TDGQ", "CLGQ", "MDSH", "TTTT", "MDHL")]
+            rows["score"].append((u["code"], scope, ptype, ps, pe, *g, total, "Khá", evaluated))
+            scores[(u["code"], scope)] = (total, round(5 * total + extra, 4))
+        for group, utype, scope in (("SO_NGANH", "SO_NGANH", "unit"), ("HUYEN", "UBND_HUYEN", "area"),
+                                    ("XA", "UBND_XA", "unit")):  # fmt: skip
+            members = [u["code"] for u, s in alive if u["type"] == utype and s == scope]
+            for ranking, i in (("QD766", 0), ("CDS", 1)):
+                for c in members:
+                    sc = scores[(c, scope)][i]
+                    rank = 1 + sum(1 for o in members if scores[(o, scope)][i] > sc)
+                    rows["rank"].append((ranking, ptype, ps, group, c, pe, c, sc, rank, len(members), None, None))
+    conn.execute(MARTS_DDL)
+    for key, table in (("dim", "dim_units"), ("fct", "fct_indicator_values"), ("score", "rpt_qd766_scores"),
+                       ("rank", "rpt_unit_rankings"), ("dossier", "rpt_dossier_report")):  # fmt: skip
+        _copy(conn, table, rows[key])
+    conn.execute("ANALYZE marts.fct_indicator_values, marts.rpt_qd766_scores, marts.rpt_unit_rankings,"
+                 " marts.rpt_dossier_report, marts.dim_units")  # fmt: skip
+    return {k: len(v) for k, v in rows.items()}
+
+
+def serve(port: int) -> None:
+    """Child process: the simulator's national receiver, no faults."""
+    import uvicorn
+
+    from chiso.simulator.national import create_app
+
+    uvicorn.run(create_app(TOKEN), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def wait_healthy(url: str, timeout: float = 60) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"receiver at {url} did not start")
+        time.sleep(0.2)
+
+
+class StatementCounter:
+    """Counts SQL statements sent by psycopg (execute / executemany / stream calls; an executemany is one pipelined
+    round trip) while active."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self._saved: list = []
+
+    def __enter__(self) -> StatementCounter:
+        import psycopg
+
+        for cls, name in ((psycopg.Cursor, "execute"), (psycopg.Cursor, "executemany"), (psycopg.Cursor, "stream")):
+            orig = getattr(cls, name)
+            self._saved.append((cls, name, orig))
+
+            def wrapped(cur, *a, _orig=orig, **kw):
+                self.n += 1
+                return _orig(cur, *a, **kw)
+
+            setattr(cls, name, wrapped)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for cls, name, orig in self._saved:
+            setattr(cls, name, orig)
+
+
+def main() -> int:
+    sys.path.insert(0, str(REPO / "src"))
+    import httpx
+    import psycopg
+
+    from chiso.export import runner
+    from chiso.settings import Settings
+    from chiso.stack import credentials, postgres
+
+    pg_port = int(os.environ.get("CHISO_BENCH_PG_PORT", "8631"))
+    rcv_port = int(os.environ.get("CHISO_BENCH_RECEIVER_PORT", "8632"))
+    home = Path(tempfile.mkdtemp(prefix="chiso-bench-export-"))
+    os.chmod(home, 0o755)  # noqa: S103 (the postgres OS user must reach its data dir)
+    settings = Settings(home=home, pg_port=pg_port)
+    creds = credentials.load(home)
+    proc = None
+    try:
+        postgres.ensure_running(settings, creds)
+        uri = postgres.uri(settings, "chiso_loader", creds[postgres.ROLES["chiso_loader"]])
+        t_uri = postgres.uri(settings, "chiso_transformer", creds[postgres.ROLES["chiso_transformer"]])
+        with psycopg.connect(t_uri, autocommit=True) as conn:
+            counts = build_marts(conn)
+        proc = mp.get_context("spawn").Process(target=serve, args=(rcv_port,), daemon=True)
+        proc.start()
+        url = f"http://127.0.0.1:{rcv_port}"
+        wait_healthy(url)
+        out = home / "exports"
+
+        phases: Counter = Counter()
+
+        def timed(name: str, fn):
+            def wrapper(*a, **kw):
+                t = time.perf_counter()
+                try:
+                    return fn(*a, **kw)
+                finally:
+                    phases[name] += time.perf_counter() - t
+
+            return wrapper
+
+        runner._prepare_all = timed("build+store", runner._prepare_all)
+        runner._send_all = timed("send", runner._send_all)
+
+        def run(run_id: str, profile: bool = False) -> tuple[float, int, runner.ExportSummary]:
+            phases.clear()
+            profiler = cProfile.Profile() if profile else None
+            with StatementCounter() as sc:
+                t0 = time.perf_counter()
+                if profiler:
+                    profiler.enable()
+                summary = runner.run_exports(uri, url, TOKEN, out, today=TODAY, run_id=run_id)
+                if profiler:
+                    profiler.disable()
+                secs = time.perf_counter() - t0
+            if profiler:
+                dump = os.environ.get("CHISO_BENCH_PROFILE", "")
+                if dump.endswith(".prof"):
+                    profiler.dump_stats(dump)
+                pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(45)
+            if not summary.ok:
+                raise RuntimeError(summary.describe())
+            split[run_id] = ", ".join(f"{k} {v:.2f}s" for k, v in phases.items())
+            return secs, sc.n, summary
+
+        split: dict[str, str] = {}
+
+        first, n1, s1 = run("bench-first", profile=bool(os.environ.get("CHISO_BENCH_PROFILE")))
+        second, n2, s2 = run("bench-unchanged")
+        with psycopg.connect(t_uri, autocommit=True) as conn:
+            build_marts(conn, restated=date(2025, 3, 20))
+        third, n3, s3 = run("bench-restated")
+
+        received = httpx.get(f"{url}/_sim/received", timeout=30).json()
+        with psycopg.connect(uri) as conn:
+            doc_bytes, items, figures = conn.execute(
+                "SELECT avg(octet_length(document_text))::bigint, avg(jsonb_array_length(document->'duLieu'))::int,"
+                " sum((SELECT sum(jsonb_array_length(i->'chiTieu')) FROM jsonb_array_elements(document->'duLieu') i))"
+                " FROM exports.submissions"
+            ).fetchone()
+        docs = len(s1.accepted)
+        by_report = Counter(s["report"] for s in s1.accepted)
+        print(f"window {START}..{END}, today {TODAY}; {os.cpu_count()} CPUs; receiver: chiso.simulator.national "
+              f"(child process, validates each document)")  # fmt: skip
+        print("marts rows: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+        print(f"documents: {docs} ({', '.join(f'{k} {v}' for k, v in sorted(by_report.items()))}), "
+              f"{items} items (unit x scope) each, {figures} figures in all, {doc_bytes / 1024:.0f} KiB JSON each "
+              f"(+ an XLSX copy each)")  # fmt: skip
+        print(f"first run       {first:7.2f}s  {docs / first:6.1f} documents/s  {n1:5d} SQL statements"
+              f"  (build, store JSON+XLSX, send, all {docs} accepted)")  # fmt: skip
+        print(f"  of which {split['bench-first']} (send: one HTTP request and one SQL statement per document)")
+        print(f"unchanged run   {second:7.2f}s  {s2.unchanged:3d} unchanged, {len(s2.accepted)} sent"
+              f"        {n2:5d} SQL statements")  # fmt: skip
+        print(f"restated day    {third:7.2f}s  {len(s3.created):3d} new revisions sent, {s3.unchanged} unchanged"
+              f"  {n3:5d} SQL statements")  # fmt: skip
+        print(f"receiver holds {len(received)} documents (= {docs} + {len(s3.created)} revisions)")
+        ok = first <= GOAL_SECONDS and len(received) == docs + len(s3.created)
+        print(f"first run {first:.1f}s for {docs} documents / goal {GOAL_SECONDS:.0f}s: {'met' if ok else 'NOT met'}")
+        return 0 if ok else 1
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.join(10)
+        postgres.stop(settings)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
