@@ -13,7 +13,7 @@ from chiso.settings import REPO_ROOT
 
 def main(argv: list[str] | None = None) -> int:
     names = argv if argv is not None else sys.argv[1:]
-    scripts = sorted((REPO_ROOT / "bench").glob("*.py"))
+    scripts = sorted(p for p in (REPO_ROOT / "bench").glob("*.py") if not p.name.startswith("_"))  # _x: helpers
     if names:
         scripts = [s for s in scripts if s.stem in names]
     out_dir = REPO_ROOT / "docs" / "bench"

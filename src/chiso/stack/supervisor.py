@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,26 @@ SIMULATOR = "simulator"
 SUPERSET = "superset"
 DOCS = "docs"
 AIRFLOW_PREFIX = "airflow-"
+
+
+class Background:
+    """A start step run in a thread; join() waits for it and raises what it raised."""
+
+    def __init__(self, fn: Callable[[], None]) -> None:
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, args=(fn,), daemon=True)
+        self.thread.start()
+
+    def _run(self, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread by join()
+            self.error = e
+
+    def join(self) -> None:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
 
 
 def say(msg: str) -> None:
@@ -56,24 +77,37 @@ class Stack:
         self.creds = credentials.load(self.s.home)
 
     # ---------- start ----------
-    def up(self) -> None:
+    def up(self, superset_in_background: bool = False) -> Background:
+        """Start every component. Superset (whose first start takes a minute) starts beside the others once
+        PostgreSQL is up; with superset_in_background the call returns before it is ready: join the result."""
         t0 = time.monotonic()
         s = self.s
         for d in (s.logs, s.run_dir, s.esign_drop, s.artifacts):
             d.mkdir(parents=True, exist_ok=True)
         steps: list[tuple[str, Callable[[], None]]] = [
             ("PostgreSQL", self._up_postgres),
+            ("Superset", self._up_superset),
             ("trình mô phỏng hệ thống nguồn (simulator)", self._up_simulator),
             ("Airflow", self._up_airflow),
-            ("Superset", self._up_superset),
             ("Data Docs", self._up_docs),
         ]
-        for i, (name, fn) in enumerate(steps, 1):
+
+        def step(i: int, name: str, fn: Callable[[], None]) -> None:
             t = time.monotonic()
             say(f"[{i}/{len(steps)}] {name} …")
             fn()
             say(f"[{i}/{len(steps)}] {name} sẵn sàng ({time.monotonic() - t:.1f}s)")
-        say(f"stack ready in {time.monotonic() - t0:.1f}s")
+
+        superset = None
+        for i, (name, fn) in enumerate(steps, 1):
+            if fn == self._up_superset:
+                superset = Background(lambda i=i, name=name, fn=fn: step(i, name, fn))
+            else:
+                step(i, name, fn)
+        if not superset_in_background:
+            superset.join()
+            say(f"stack ready in {time.monotonic() - t0:.1f}s")
+        return superset
 
     def _up_postgres(self) -> None:
         postgres.ensure_running(self.s, self.creds)
