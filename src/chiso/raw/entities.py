@@ -458,13 +458,21 @@ _TS = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\+\d{2}:\d{2}|-(?!00:00)\d{2}:\d{
 def _fast_type(f: Field) -> Any:
     import msgspec
 
+    # Strings are checked against their pattern once per distinct value (_fast_values_valid), not per row.
     t: Any = {
-        "text": Annotated[str, msgspec.Meta(pattern=_TEXT)],
+        "text": str,
         "count": Annotated[int, msgspec.Meta(ge=0, le=2_147_483_647)],
-        "date": Annotated[str, msgspec.Meta(pattern=_DATE)],
-        "timestamp": Annotated[str, msgspec.Meta(pattern=_TS)],
+        "date": str,
+        "timestamp": str,
     }[f.kind]
     return t | None if f.nullable else t
+
+
+_FAST_PATTERNS = {
+    "text": re.compile(_TEXT),
+    "date": re.compile(_DATE, re.ASCII),
+    "timestamp": re.compile(_TS, re.ASCII),
+}
 
 
 @cache
@@ -549,17 +557,20 @@ def key_getter(entity: Entity) -> Any:
 
 
 def _fast_values_valid(entity: Entity, rows: list[tuple]) -> bool:
-    """Patterns accept what is shaped like a date or timestamp; check that each distinct one exists."""
+    """Each distinct string of a column matches its pattern, and each date or timestamp exists."""
     for i, f in enumerate(entity.fields):
-        if f.kind == "date":
-            parse = date.fromisoformat
-        elif f.kind == "timestamp":
-            parse = datetime.fromisoformat
-        else:
+        pattern = _FAST_PATTERNS.get(f.kind)
+        if pattern is None:
             continue
+        parse = {"date": date.fromisoformat, "timestamp": datetime.fromisoformat}.get(f.kind)
+        match = pattern.fullmatch  # not match: "$" would let a trailing newline through
         try:
             for v in set(map(itemgetter(i), rows)):
-                if v is not None:
+                if v is None:
+                    continue
+                if not match(v):
+                    return False
+                if parse is not None:
                     parse(v)
         except ValueError:
             return False

@@ -7,6 +7,9 @@ Python object per value) goes straight to COPY, any other is parsed row by row a
 -> one transaction, serialised per entity, stores only new versions (key new, or row hash differs from its
 latest version) and tombstones for keys the source stopped returning inside the re-read window, set-based
 -> audit `succeeded` with counts and a checksum. Batches of different date chunks stage concurrently.
+Write once: when the batch's scope (its window, or the whole snapshot) holds no raw row yet, the versioning
+transaction opens at the start instead — rows are COPied straight into raw as pages arrive (duplicates kept
+apart in Python, bad rows quarantined at commit), with no work table and no second write.
 Anything raised before the commit leaves no version behind and the audit `failed` with the error."""
 
 from __future__ import annotations
@@ -272,32 +275,36 @@ class _Batch:
 
     # ------------------------------------------------------------ write once or stage
     def _lock_scope(self) -> None:
-        """Inside the current transaction: serialise with every batch touching the same days (a daily entity:
-        one lock per day of the window, taken in date order) or the same snapshot (one lock per entity)."""
-        e, r = self.e, self.r
-        if e.date_column is None:
-            self.conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (COMMIT_LOCK, _lock_id(e)))
-            return
-        self.conn.execute(
-            "SELECT pg_advisory_xact_lock(%s, hashtext(%s || d::date))"
-            " FROM generate_series(%s::date, %s::date, interval '1 day') d",
-            (COMMIT_LOCK, _lock_id(e) + ":", r.window_start, r.window_end),
-        ).fetchall()
+        """Inside the current transaction: serialise with every other versioning transaction of the entity.
+        Per entity, not per day: `_seq` values are drawn inside these transactions, so one at a time keeps
+        `_seq` order equal to commit order — consumers that read raw by `_seq` watermark (dbt's
+        changed_raw_dates) never see a higher `_seq` before a lower one commits."""
+        self.conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (COMMIT_LOCK, _lock_id(self.e)))
 
     def begin(self) -> None:
-        """Lock the batch's scope and look whether raw holds any row there yet (live or tombstone). None:
-        write once — rows are COPied straight into raw within one transaction that lasts until commit (the
-        locks keep the scope empty meanwhile; a failure rolls every row back). Otherwise the rows are staged
-        and versioned set-based at commit."""
+        """Take the entity's commit lock if free and look whether raw holds any row in the batch's scope
+        yet (live or tombstone). None: write once — rows are COPied straight into raw within one transaction
+        that lasts until commit (the commit lock keeps the scope empty meanwhile; a failure rolls every row
+        back). Otherwise (rows there, or the lock busy) the rows are staged, batches side by side, and
+        versioned set-based at commit."""
         conn, e = self.conn, self.e
         t = sql.Identifier("raw", e.name)
         scope, params = self._scope()
         self._txn = conn.transaction()
         self._txn.__enter__()
         try:
-            self._lock_scope()
-            held = conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE {})").format(t, scope), params)
-            if held.fetchone()[0]:
+            # Another batch of the entity versioning right now (e.g. the neighbouring date chunk writing
+            # once): stage beside it rather than wait, and version at commit.
+            free = conn.execute(
+                "SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))", (COMMIT_LOCK, _lock_id(e))
+            ).fetchone()[0]
+            held = (
+                not free
+                or conn.execute(
+                    sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE {})").format(t, scope), params
+                ).fetchone()[0]
+            )
+            if held:
                 txn, self._txn = self._txn, None
                 txn.__exit__(None, None, None)  # nothing written: releases the locks
                 self.create_stage()
@@ -521,7 +528,7 @@ class _Batch:
     def _mark_succeeded(self) -> None:
         r = self.r
         self.conn.execute(
-            "UPDATE raw.load_audit SET status = 'succeeded', finished_at = now(), rows_received = %s,"
+            "UPDATE raw.load_audit SET status = 'succeeded', finished_at = clock_timestamp(), rows_received = %s,"
             " rows_new_versions = %s, rows_unchanged = %s, rows_deleted = %s, rows_quarantined = %s,"
             " checksum = %s, notes = %s WHERE batch_id = %s",
             (
