@@ -3,8 +3,9 @@
 A throwaway stack loads the window (default the demo window; CHISO_BENCH_START / CHISO_BENCH_END), then, on
 the same data: `dbt build --full-refresh` outside Airflow (the physical limit), the transform_warehouse run with
 `{"full_refresh": true}` (one watched `dbt build` plus the GX gates before and after), and the direct build once
-more. The ratio that has the goal is the DAG's dbt part (first dbt task start to last dbt task end) over the
-mean of the two direct builds; the whole run, GX gates included, is printed beside it.
+more. The ratio that has the goal is the DAG's dbt part (the producer's `dbt build` starting to the last model or
+test task ending; those tasks wait in the triggerer from the run's start, so their own starts say nothing) over
+the mean of the two direct builds; the whole run, GX gates included, is printed beside it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 import sys
 import tempfile
 
-from _stack import REPO, BenchStack, span, timed
+from _stack import REPO, BenchStack, timed
 
 START = os.environ.get("CHISO_BENCH_START", "2024-01-01")
 END = os.environ.get("CHISO_BENCH_END", "2025-06-30")
@@ -38,8 +39,9 @@ def main() -> int:
         print(f"transform run {run['run_id']} ended {run['state']}")
         return 1
     tasks = run["tasks"]
-    dbt_part = span(tasks, "dbt.")
     producer = tasks["dbt.dbt_producer_watcher"]
+    dbt_part = max(t["end"] for k, t in tasks.items() if k.startswith("dbt.") and t["end"] is not None) \
+        - producer["start"]
     gates = sum(tasks[t]["end"] - tasks[t]["start"] for t in ("check_raw", "check_staging", "check_marts"))
     direct = (first + second) / 2
     watched = sum(1 for k in tasks if k.startswith("dbt.") and "producer" not in k)
