@@ -54,7 +54,7 @@ def serve(oss_port: int, edoc_port: int, end: date) -> None:
 
     import uvicorn
 
-    from chiso.simulator.apps import SimState, create_edoc_app, create_oss_app
+    from chiso.simulator.apps import EDOC_KEY, SimState, create_edoc_app, create_oss_app
     from chiso.simulator.engine import Clock, SimConfig, Simulator
 
     clock = Clock()
@@ -62,8 +62,9 @@ def serve(oss_port: int, edoc_port: int, end: date) -> None:
     state = SimState.create(Simulator(SimConfig(seed=SEED), clock))
     # The source's data exists before it is read: generate (and cache, JSON-encoded) the span first.
     start = SPANS[os.environ.get("CHISO_BENCH_SPAN", "year")][0]
-    for system in ("dossier", "petition", "edoc"):
+    for system in ("dossier", "petition"):
         state.sim.rows_json(system, start, end)
+    state.sim.rows_json_keyed("edoc", start, end, EDOC_KEY)
     apps = [
         (create_oss_app(state.sim, CLIENT_ID, CLIENT_SECRET, state=state), oss_port),
         (create_edoc_app(state.sim, API_KEY, state=state), edoc_port),

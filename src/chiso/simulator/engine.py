@@ -21,6 +21,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from operator import itemgetter
 
 import msgspec
 import numpy as np
@@ -744,8 +745,29 @@ class Simulator:
     def rows_json(self, system: str, start: date, end: date, as_of: datetime | None = None) -> list[bytes]:
         """rows_between() with every row JSON-encoded (UTF-8, keys in served order), cached per day: the
         cache entry keeps the day's correction times, so a re-read at a later clock costs a lookup."""
-        as_of = (as_of or self.now()).astimezone(TZ)
         out: list[bytes] = []
+        for enc, _ in self._json_days(system, start, end, as_of, None):
+            out.extend(enc)
+        return out
+
+    def rows_json_keyed(
+        self, system: str, start: date, end: date, key_fields: tuple[str, ...], as_of: datetime | None = None
+    ) -> tuple[list[bytes], list[tuple]]:
+        """rows_json() and, beside each row, the tuple of its `key_fields` values (cached with the day's
+        encoding): what a cursor-paginated face bisects without decoding a row."""
+        out: list[bytes] = []
+        keys: list[tuple] = []
+        for enc, k in self._json_days(system, start, end, as_of, key_fields):
+            out.extend(enc)
+            keys.extend(k)
+        return out, keys
+
+    def _json_days(
+        self, system: str, start: date, end: date, as_of: datetime | None, key_fields: tuple[str, ...] | None
+    ) -> list[tuple[list[bytes], list[tuple]]]:
+        """Per day of [start, end] served at as_of: (encoded rows, their key tuples — empty unless asked)."""
+        as_of = (as_of or self.now()).astimezone(TZ)
+        days: list[tuple[list[bytes], list[tuple]]] = []
         d = start
         with self._lock:
             while d <= end and d < as_of.date():
@@ -759,17 +781,21 @@ class Simulator:
                 manual = tuple(
                     i for i, c in enumerate(self.manual) if c.system == system and c.day == d and c.at <= as_of
                 )
-                enc = versions.get((n_auto, manual))
-                if enc is None:
+                cached = versions.get((n_auto, manual))
+                if cached is None or (key_fields is not None and key_fields not in cached[1]):
                     key, rows = self._rows_locked(system, d, as_of)
                     assert key[2:] == (n_auto, manual)
-                    encoder = msgspec.json.Encoder()
-                    enc = [encoder.encode(r) for r in rows]
-                    versions.clear()  # the latest version of a day is the one read again
-                    versions[(n_auto, manual)] = enc
-                out.extend(enc)
+                    if cached is None:
+                        encoder = msgspec.json.Encoder()
+                        cached = ([encoder.encode(r) for r in rows], {})
+                        versions.clear()  # the latest version of a day is the one read again
+                        versions[(n_auto, manual)] = cached
+                    if key_fields is not None:
+                        get = itemgetter(*key_fields)
+                        cached[1][key_fields] = [get(r) if len(key_fields) > 1 else (get(r),) for r in rows]
+                days.append((cached[0], cached[1][key_fields] if key_fields is not None else []))
                 d += timedelta(days=1)
-        return out
+        return days
 
     def _auto_corrections_cached(self, system: str, d: date, day: dict) -> list:
         if system == "esign":
