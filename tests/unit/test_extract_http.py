@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import json
 import random
+import threading
+import time
 from datetime import date, timedelta
 from urllib.parse import parse_qs
 
 import httpx
 import pytest
 
-from chiso.extract.common import SourceConn, scheduled_window
+from chiso.extract.common import SourceConn, prefetched, scheduled_window
 from chiso.extract.edoc import EdocClient
 from chiso.extract.http import RetryPolicy, SourceError, retry_after_seconds
 from chiso.extract.one_stop_shop import OneStopShopClient
@@ -259,3 +261,85 @@ def test_edoc_envelope_checked():
 def test_scheduled_window_is_previous_day_plus_lookback():
     assert scheduled_window(date(2024, 5, 15)) == (date(2024, 5, 7), date(2024, 5, 14))
     assert scheduled_window(date(2024, 5, 15), lookback_days=0) == (date(2024, 5, 14), date(2024, 5, 14))
+
+
+def test_prefetched_yields_in_order_at_most_depth_ahead_then_raises_the_producers_error():
+    produced: list[int] = []
+    taken: list[int] = []
+
+    def items():
+        for i in range(6):
+            produced.append(i)
+            yield i
+        raise SourceError("one_stop_shop", "GET", "http://oss.test/x", {"trang": 7}, "HTTP 503")
+
+    it = prefetched(items(), depth=2)
+    with pytest.raises(SourceError, match="HTTP 503"):
+        for i in it:
+            time.sleep(0.02)  # let the producer run ahead as far as it may
+            # the item in hand, `depth` queued, and one more being put
+            assert len(produced) - len(taken) <= 2 + 2
+            taken.append(i)
+    assert taken == list(range(6))
+
+
+def test_prefetched_closed_early_stops_the_producer_and_closes_its_source():
+    requested: list[int] = []
+    closed = threading.Event()
+
+    def items():
+        try:
+            for i in range(1000):
+                requested.append(i)
+                yield i
+        finally:
+            closed.set()
+
+    it = prefetched(items(), depth=2)
+    assert next(it) == 0
+    time.sleep(0.05)
+    it.close()  # the consumer failed: returns once the producer has stopped
+    assert closed.is_set()
+    n = len(requested)
+    assert n <= 1 + 2 + 1
+    time.sleep(0.05)
+    assert len(requested) == n  # nothing more requested after close
+    assert not any(t.name.startswith("chiso-prefetch") for t in threading.enumerate())
+
+
+def test_prefetching_client_yields_pages_in_order_and_stops_cleanly_on_a_fault():
+    rows = dossier_rows(10)
+    server = FakeOSS(rows, faults=dict.fromkeys(range(3, 20), "503"))  # pages 1-2 fine, then 503 for good
+    client = OneStopShopClient(
+        CONN, policy=policy([], attempts=3), transport=httpx.MockTransport(server), page_size=4, prefetch=2
+    )
+    got = []
+    with client, pytest.raises(SourceError, match=r"HTTP 503") as ei:
+        for page in client.rows("/api/v1/thong-ke/ho-so", {"tuNgay": "x"}):
+            got.append([r.record for r in page])
+    assert got == [rows[:4], rows[4:8]]  # the pages before the fault, in order
+    assert "'trang': 3" in str(ei.value)
+    assert server.list_requests == 2 + 3  # no request after the failing page's attempts
+
+    # the loader fails on the first page: the reading thread stops, no page is read beyond its look-ahead
+    server = FakeOSS(dossier_rows(40))
+    client = OneStopShopClient(CONN, policy=policy([]), transport=httpx.MockTransport(server), page_size=4)
+    with client:
+        pages = client.rows("/api/v1/thong-ke/ho-so", {"tuNgay": "x"})
+        next(iter(pages))
+        pages.close()
+        n = server.list_requests
+        assert n <= 1 + client.prefetch + 1
+        time.sleep(0.05)
+        assert server.list_requests == n
+
+
+def test_prefetch_off_reads_page_by_page():
+    rows = dossier_rows(10)
+    server = FakeOSS(rows)
+    client = OneStopShopClient(CONN, policy=policy([]), transport=httpx.MockTransport(server), page_size=4, prefetch=0)
+    with client:
+        pages = client.rows("/api/v1/thong-ke/ho-so", {"tuNgay": "x"})
+        assert [r.record for r in next(iter(pages))] == rows[:4]
+        assert server.list_requests == 1
+        assert [r.record for p in pages for r in p] == rows[4:]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -15,8 +17,11 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LOOKBACK_DAYS = 7
 DEFAULT_CHUNK_DAYS = 31
-# Date chunks in flight at once: one chunk's versioning runs in PostgreSQL while the next is read.
-DEFAULT_CONCURRENCY = 2
+# Date chunks in flight at once. One: each client reads its pages in a thread ahead of the loader
+# (prefetched), which overlaps reading with loading; a second chunk in flight would find the entity's commit
+# lock held by the first (writing once) and have to stage and version its rows — twice the PostgreSQL work
+# (a year of one-stop-shop counts: ~3.5 s of server CPU instead of ~2.2 s) for no shorter wall time.
+DEFAULT_CONCURRENCY = 1
 
 
 @dataclass(frozen=True)
@@ -115,3 +120,57 @@ def run_batches(jobs: list[Callable[[], T]], concurrency: int = DEFAULT_CONCURRE
                 f.cancel()
             raise
     return out
+
+
+# How many pages a client's reading thread may have fetched and decoded ahead of the loader.
+PREFETCH_PAGES = 2
+
+
+def prefetched(items: Iterable[T], depth: int = PREFETCH_PAGES, name: str = "chiso-prefetch") -> Iterator[T]:
+    """Yield the items of `items` in order while a thread already produces the next ones (at most `depth`
+    ahead): fetching and decoding page n+1 overlaps the loading of page n. An exception of the producer is
+    raised here after the items produced before it. Closing this generator early (the consumer failed) stops
+    the producer once the item in hand is done — no further item is requested — and waits for it."""
+    if depth <= 0:
+        yield from items
+        return
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def put(entry: tuple) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(entry, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        it = iter(items)
+        try:
+            for item in it:
+                if not put((item, None)) or stop.is_set():
+                    return
+            put((done, None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            put((done, exc))
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()
+
+    t = threading.Thread(target=produce, name=name, daemon=True)
+    t.start()
+    try:
+        while True:
+            item, exc = q.get()
+            if item is done:
+                if exc is not None:
+                    raise exc
+                return
+            yield item
+    finally:
+        stop.set()
+        t.join()

@@ -13,9 +13,11 @@ import httpx
 from chiso.extract.common import (
     DEFAULT_CHUNK_DAYS,
     DEFAULT_CONCURRENCY,
+    PREFETCH_PAGES,
     ExtractSummary,
     SourceConn,
     as_date,
+    prefetched,
     run_batches,
 )
 from chiso.extract.http import JsonFetcher, RetryPolicy, fetch_page
@@ -37,11 +39,13 @@ class EdocClient:
         policy: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         page_size: int = PAGE_SIZE,
+        prefetch: int = PREFETCH_PAGES,
     ) -> None:
         if not conn.password:
             raise ValueError("edoc_api: password (API key) is required")
         self.api_key = conn.password
         self.page_size = min(page_size, PAGE_SIZE)
+        self.prefetch = prefetch  # pages a reading thread may fetch ahead of the loader (0: none)
         # No way to renew an API key: a 401 is not retried (authorize=None turns it into a hard error).
         self.http = JsonFetcher(SOURCE, conn.base_url, policy=policy, transport=transport)
         self.http.client.headers["X-API-Key"] = self.api_key
@@ -93,7 +97,8 @@ class EdocClient:
     def rows(
         self, start: date, end: date, page_problems: Callable[[list], int] | None = None
     ) -> Iterator[list[SourceRow]]:
-        for n, cursor, items in self.pages(start, end, page_problems):
+        pages = self.pages(start, end, page_problems)
+        for n, cursor, items in prefetched(pages, self.prefetch, name=f"chiso-{SOURCE}-pages"):
             prefix = f"GET {PATH} from={start} to={end} trang {n}" + (f" (cursor={cursor})" if cursor else "")
             yield RecordPage(prefix, items)
 

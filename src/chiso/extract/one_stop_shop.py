@@ -19,9 +19,11 @@ import httpx
 from chiso.extract.common import (
     DEFAULT_CHUNK_DAYS,
     DEFAULT_CONCURRENCY,
+    PREFETCH_PAGES,
     ExtractSummary,
     SourceConn,
     as_date,
+    prefetched,
     run_batches,
 )
 from chiso.extract.http import JsonFetcher, RetryPolicy, SourceError, TransientPage, fetch_page
@@ -58,11 +60,13 @@ class OneStopShopClient:
         policy: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         page_size: int = PAGE_SIZE,
+        prefetch: int = PREFETCH_PAGES,
     ) -> None:
         if not conn.login or not conn.password:
             raise ValueError("one_stop_shop_api: login (client id) and password (client secret) are required")
         self.conn = conn
         self.page_size = min(page_size, PAGE_SIZE)
+        self.prefetch = prefetch  # pages a reading thread may fetch ahead of the loader (0: none)
         self._token: str | None = None
         self._token_expiry = 0.0
         self._lock = threading.Lock()
@@ -153,7 +157,8 @@ class OneStopShopClient:
         entity: Entity | None = None,
     ) -> Iterator[list[SourceRow]]:
         shown = " ".join(f"{k}={v}" for k, v in (params or {}).items())
-        for trang, items in self.pages(path, params, page_problems, entity):
+        pages = self.pages(path, params, page_problems, entity)
+        for trang, items in prefetched(pages, self.prefetch, name=f"chiso-{SOURCE}-pages"):
             yield RecordPage(f"GET {path}{' ' + shown if shown else ''} trang={trang} soBanGhi={self.page_size}", items)
 
 
