@@ -285,3 +285,36 @@ def test_temp_table_path_when_role_may_create_temp_tables(fresh_schema):
     finally:
         with wh.connect("postgres", autocommit=True) as su:
             su.execute("REVOKE TEMPORARY ON DATABASE chiso FROM chiso_loader")
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("updated_at", "2024-05-03T08:00:00+07:00"),
+        ("updated_at", "2024-02-30T08:00:00+07:00"),
+        ("updated_at", "2024-05-03T24:00:00+07:00"),
+        ("updated_at", "2024-05-03T23:59:60+07:00"),
+        ("updated_at", "2024-05-03T23:59:59+24:00"),
+        ("updated_at", "2024-05-03T23:59:59+05:61"),
+        ("updated_at", "2024-05-03T23:59:59-00:00"),
+        ("updated_at", "2024-05-03T23:59:59-05:30"),
+        ("updated_at", "2024-05-03T08:00:00+07:00\n"),
+        ("report_date", "2024-02-30"),
+        ("org_code", "000.00.12.H26\n000.00.13.H26"),
+        ("org_code", " 000.00.12.H26"),
+    ],
+)
+def test_fast_path_column_checks_never_accept_what_the_row_path_refuses(field, value):
+    """_fast_values_valid checks a column's distinct values in one regex call: a page it types must be one the
+    row-by-row parse accepts whole (a refused page simply takes that path)."""
+    from chiso.raw.entities import fast_rows, parse_record
+
+    recs = [doc(D1, UNITS[0]), doc(D1, UNITS[1], **{field: value}), doc(D1, UNITS[2])]
+    typed = fast_rows(EDOC_DOCUMENTS_DAILY, recs)
+    row_ok = all(parse_record(EDOC_DOCUMENTS_DAILY, r).ok for r in recs)
+    if typed is not None:
+        assert row_ok
+        assert typed[1][EDOC_DOCUMENTS_DAILY.columns.index(
+            next(f.column for f in EDOC_DOCUMENTS_DAILY.fields if f.source == field))] == value
+    if value == "2024-05-03T08:00:00+07:00":
+        assert typed is not None

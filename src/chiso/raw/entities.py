@@ -10,6 +10,7 @@ import hashlib
 import json
 import re
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache
@@ -452,13 +453,12 @@ def page_problems(entity: Entity, records: list, known_units: set[str] | None = 
 _FAST_KINDS = {"text", "count", "date", "timestamp"}
 _TEXT = r"^[^\s\\](?:[^\t\n\r\\]*[^\s\\])?$"  # no surrounding blanks; no tab, newline or backslash (COPY-safe)
 _DATE = r"^\d{4}-\d{2}-\d{2}$"
-_TS = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\+\d{2}:\d{2}|-(?!00:00)\d{2}:\d{2})$"
 
 
 def _fast_type(f: Field) -> Any:
     import msgspec
 
-    # Strings are checked against their pattern once per distinct value (_fast_values_valid), not per row.
+    # Strings are checked per column, its distinct values in one regex call (_fast_values_valid), not per row.
     t: Any = {
         "text": str,
         "count": Annotated[int, msgspec.Meta(ge=0, le=2_147_483_647)],
@@ -466,13 +466,6 @@ def _fast_type(f: Field) -> Any:
         "timestamp": str,
     }[f.kind]
     return t | None if f.nullable else t
-
-
-_FAST_PATTERNS = {
-    "text": re.compile(_TEXT),
-    "date": re.compile(_DATE, re.ASCII),
-    "timestamp": re.compile(_TS, re.ASCII),
-}
 
 
 @cache
@@ -515,19 +508,25 @@ def plain_records(records: list) -> list:
     return records
 
 
-_fast_local = threading.local()
+# The last answers of fast_rows, shared by threads (a client's prefetching thread checks a page, the loader
+# types the same page in another): id(records) -> (entity, records, rows). Holding `records` keeps its id
+# from being reused while the entry lives.
+_FAST_RECENT_MAX = 16
+_fast_recent: OrderedDict[int, tuple[Any, list, list[tuple] | None]] = OrderedDict()
+_fast_lock = threading.Lock()
 
 
 def fast_rows(entity: Entity, records: list) -> list[tuple] | None:
     """The records as tuples of canonical column values (entity.columns order), or None when any record
     needs the row-by-row path. `records` are dicts, or fast_struct instances already decoded by the client.
-    The last answer is remembered per thread (the extractor's page check and the loader ask about the same
-    page)."""
+    The last answers are remembered (the extractor's page check and the loader ask about the same page,
+    possibly from different threads)."""
     import msgspec
 
-    last = getattr(_fast_local, "last", None)
-    if last is not None and last[0] is entity and last[1] is records:
-        return last[2]
+    with _fast_lock:
+        hit = _fast_recent.get(id(records))
+    if hit is not None and hit[0] is entity and hit[1] is records:
+        return hit[2]
     st = fast_struct(entity)
     out: list[tuple] | None = None
     if st is not None and records:
@@ -542,7 +541,11 @@ def fast_rows(entity: Entity, records: list) -> list[tuple] | None:
             out = list(map(msgspec.structs.astuple, structs))
             if not _fast_values_valid(entity, out):
                 out = None
-    _fast_local.last = (entity, records, out)
+    with _fast_lock:
+        _fast_recent[id(records)] = (entity, records, out)
+        _fast_recent.move_to_end(id(records))
+        while len(_fast_recent) > _FAST_RECENT_MAX:
+            _fast_recent.popitem(last=False)
     return out
 
 
@@ -556,24 +559,41 @@ def key_getter(entity: Entity) -> Any:
     return itemgetter(*idx)
 
 
+# The same checks over a whole column at once: its distinct values joined by newlines (which no value of the
+# fast path holds) must match the value pattern repeated, in one regex call instead of one per value. The
+# timestamp pattern also bounds hours, minutes and seconds (and the offset's), so that with the date part
+# checked to exist it accepts exactly what the pattern plus datetime.fromisoformat accepted — or less: a value
+# it refuses takes the row-by-row path, which decides.
+_TS_BODY = (
+    r"\d{4}-\d{2}-\d{2}T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d"
+    r"(?:\+(?:[01]\d|2[0-3]):[0-5]\d|-(?!00:00)(?:[01]\d|2[0-3]):[0-5]\d)"
+)
+_COLUMN_BODIES = {"text": _TEXT[1:-1], "date": _DATE[1:-1], "timestamp": _TS_BODY}
+_COLUMN_PATTERNS = {
+    kind: re.compile(f"(?:{body}\n)*{body}", 0 if kind == "text" else re.ASCII) for kind, body in _COLUMN_BODIES.items()
+}
+
+
 def _fast_values_valid(entity: Entity, rows: list[tuple]) -> bool:
     """Each distinct string of a column matches its pattern, and each date or timestamp exists."""
     for i, f in enumerate(entity.fields):
-        pattern = _FAST_PATTERNS.get(f.kind)
+        pattern = _COLUMN_PATTERNS.get(f.kind)
         if pattern is None:
             continue
-        parse = {"date": date.fromisoformat, "timestamp": datetime.fromisoformat}.get(f.kind)
-        match = pattern.fullmatch  # not match: "$" would let a trailing newline through
-        try:
-            for v in set(map(itemgetter(i), rows)):
-                if v is None:
-                    continue
-                if not match(v):
-                    return False
-                if parse is not None:
-                    parse(v)
-        except ValueError:
+        values = set(map(itemgetter(i), rows))
+        values.discard(None)
+        if not values:
+            continue
+        joined = "\n".join(values)
+        # a value holding a newline itself would split into two that each match: refused outright
+        if joined.count("\n") != len(values) - 1 or pattern.fullmatch(joined) is None:
             return False
+        if f.kind in ("date", "timestamp"):
+            try:
+                for d in {v[:10] for v in values} if f.kind == "timestamp" else values:
+                    date.fromisoformat(d)
+            except ValueError:
+                return False
     return True
 
 
