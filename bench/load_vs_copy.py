@@ -10,11 +10,12 @@ COPied back into a `LIKE raw.<table> INCLUDING ALL` copy (same columns, defaults
 only the COPY is timed.
 
 Fairness: the two are timed alternately, per source (extract+load, then COPY of what it loaded), over
-CHISO_BENCH_REPS repetitions (default 2; the tables are emptied before each), so machine load hits both.
+CHISO_BENCH_REPS repetitions (default 3; the tables are emptied before each), so machine load hits both.
 
 CHISO_BENCH_SPAN=year|month (default year: 2024; month: 2024-01), CHISO_BENCH_PG_PORT (5613),
 CHISO_BENCH_SIM_PORT (8760; 8761 for the e-document app), CHISO_BENCH_CONCURRENCY (date chunks in flight,
-default 2), CHISO_BENCH_PROFILE=1 prints a cProfile of the extraction (chunks one at a time; to stderr).
+default: the extractors' own), CHISO_BENCH_REPS (3), CHISO_BENCH_PROFILE=1 prints a cProfile of the extraction
+(main thread only: the clients' page-reading threads are not in it; to stderr).
 """
 
 from __future__ import annotations
@@ -100,6 +101,27 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
+def pg_cpu_seconds(pgdata: Path) -> float:
+    """CPU of the PostgreSQL server so far: the postmaster, its reaped children and its live ones."""
+    pm = int((pgdata / "postmaster.pid").read_text().split()[0])
+    tck = os.sysconf("SC_CLK_TCK")
+
+    def stat(pid: int | str) -> list[str] | None:
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            return None
+
+    own = stat(pm)
+    total = sum(int(v) for v in own[11:15]) if own else 0  # utime stime cutime cstime
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            st = stat(d.name)
+            if st and int(st[1]) == pm:
+                total += int(st[11]) + int(st[12])
+    return total / tck
+
+
 def copy_same_rows(uri: str, table: str) -> tuple[int, float, int]:
     """Dump raw.<table>, COPY it into an identical empty table; returns (rows, seconds, bytes)."""
     import psycopg
@@ -159,7 +181,7 @@ def batch_seconds(uri: str, run_id: str, tables: list[str]) -> dict[str, float]:
 def main() -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     from chiso.extract import edoc, one_stop_shop
-    from chiso.extract.common import SourceConn
+    from chiso.extract.common import DEFAULT_CONCURRENCY, SourceConn
     from chiso.settings import Settings
     from chiso.stack import credentials, postgres
 
@@ -184,13 +206,15 @@ def main() -> int:
 
         profiler = cProfile.Profile() if os.environ.get("CHISO_BENCH_PROFILE") else None
         # cProfile sees one thread: profiling reads the chunks one at a time
-        conc = 1 if profiler else int(os.environ.get("CHISO_BENCH_CONCURRENCY", "2"))
-        reps = int(os.environ.get("CHISO_BENCH_REPS", "2"))
+        conc = 1 if profiler else int(os.environ.get("CHISO_BENCH_CONCURRENCY", str(DEFAULT_CONCURRENCY)))
+        reps = int(os.environ.get("CHISO_BENCH_REPS", "3"))
         load_secs = dict.fromkeys(SOURCES, 0.0)  # source -> extract+load wall time, all repetitions
         audit_secs: dict[str, float] = {}  # table -> time its batches were open (shares a source's wall time)
         copy_secs: dict[str, float] = {}
         copy_bytes: dict[str, int] = {}
         server_cpu = dict.fromkeys(SOURCES, 0.0)
+        client_cpu = dict.fromkeys(SOURCES, 0.0)
+        pg_cpu = dict.fromkeys(SOURCES, 0.0)
         counts: dict[str, int] = {}
         for rep in range(reps):
             run_id = f"bench_{span}_{rep}"
@@ -199,6 +223,7 @@ def main() -> int:
             for source, tables in SOURCES.items():
                 empty_tables(uri, tables)
                 cpu0 = cpu_seconds(proc.pid)
+                ccpu0, pg0 = time.process_time(), pg_cpu_seconds(settings.pgdata)
                 if profiler:
                     profiler.enable()
                 t0 = time.monotonic()
@@ -214,6 +239,8 @@ def main() -> int:
                 if profiler:
                     profiler.disable()
                 server_cpu[source] += cpu_seconds(proc.pid) - cpu0
+                client_cpu[source] += time.process_time() - ccpu0
+                pg_cpu[source] += pg_cpu_seconds(settings.pgdata) - pg0
                 for t, secs in batch_seconds(uri, run_id, tables).items():
                     audit_secs[t] = audit_secs.get(t, 0.0) + secs
                 for t in tables:
@@ -256,7 +283,10 @@ def main() -> int:
             for t in tables:
                 t_load = load * audit_secs.get(t, 0.0) / share if share else 0.0
                 line(f"  {t} (*)", reps * counts[t], t_load, copy_secs[t])
-            print(f"  simulator server CPU meanwhile: {server_cpu[source]:.1f}s (child process)")
+            print(
+                f"  CPU meanwhile: simulator {server_cpu[source]:.1f}s (child process), extractor"
+                f" {client_cpu[source]:.1f}s (this process, all threads), PostgreSQL {pg_cpu[source]:.1f}s"
+            )
             tot_rows += rows
             tot_load += load
             tot_copy += c_secs
