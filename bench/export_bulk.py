@@ -31,6 +31,8 @@ from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 
+from _util import wait_healthy  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 START, END = date(2024, 1, 1), date(2025, 6, 30)
 TODAY = date(2025, 7, 15)  # every complete period of the window is due
@@ -194,21 +196,6 @@ def serve(port: int) -> None:
     uvicorn.run(create_app(TOKEN), host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-def wait_healthy(url: str, timeout: float = 60) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"receiver at {url} did not start")
-        time.sleep(0.2)
-
-
 class StatementCounter:
     """Counts SQL statements sent by psycopg (execute / executemany / stream calls; an executemany is one pipelined
     round trip) while active."""
@@ -261,7 +248,7 @@ def main() -> int:
         proc = mp.get_context("spawn").Process(target=serve, args=(rcv_port,), daemon=True)
         proc.start()
         url = f"http://127.0.0.1:{rcv_port}"
-        wait_healthy(url)
+        wait_healthy(url, "receiver")
         out = home / "exports"
 
         phases: Counter = Counter()

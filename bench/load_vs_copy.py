@@ -31,6 +31,8 @@ import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from _util import cpu_seconds, wait_healthy  # noqa: E402
+
 SPANS = {"year": (date(2024, 1, 1), date(2024, 12, 31)), "month": (date(2024, 1, 1), date(2024, 1, 31))}
 SEED = 26
 CLIENT_ID, CLIENT_SECRET, API_KEY = "bench", "bench-secret", "bench-key"
@@ -79,26 +81,6 @@ def serve(oss_port: int, edoc_port: int, end: date) -> None:
         await asyncio.gather(*(s.serve() for s in servers))
 
     asyncio.run(main())
-
-
-def wait_healthy(url: str, timeout: float = 60) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"simulator at {url} did not start")
-        time.sleep(0.2)
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def pg_cpu_seconds(pgdata: Path) -> float:

@@ -26,6 +26,8 @@ import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from _util import cpu_seconds, wait_healthy  # noqa: E402
+
 SPANS = {"year": (date(2024, 1, 1), date(2024, 12, 31)), "quarter": (date(2024, 1, 1), date(2024, 3, 31))}
 SEED = 26
 OSS_PORT, EDOC_PORT = 5633, 5634  # the benchmark's own loopback ports (5630-5639)
@@ -59,26 +61,6 @@ def serve(system: str, port: int, end: date) -> None:
     sim = Simulator(SimConfig(seed=SEED), clock)
     app = create_oss_app(sim, CLIENT_ID, CLIENT_SECRET) if system == "oss" else create_edoc_app(sim, API_KEY)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-
-
-def wait_healthy(url: str, timeout: float = 60) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"simulator at {url} did not start")
-        time.sleep(0.2)
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def gx_import_seconds() -> float:
