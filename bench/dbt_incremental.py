@@ -29,9 +29,9 @@ import psycopg  # noqa: E402
 from chiso.raw import entities as ent  # noqa: E402
 from chiso.raw.loader import SourceRow, load_batch  # noqa: E402
 from chiso.settings import Settings  # noqa: E402
-from chiso.simulator.engine import TZ, SimConfig, Simulator  # noqa: E402
-from chiso.simulator.esign_drop import fmt_int  # noqa: E402
 from chiso.stack import credentials, postgres  # noqa: E402
+from chiso_simulator.engine import TZ, SimConfig, Simulator  # noqa: E402
+from chiso_simulator.esign_drop import fmt_int  # noqa: E402
 
 DBT = REPO / ".venvs" / "dbt" / "bin" / "dbt"
 PORT = int(os.environ.get("CHISO_BENCH_PG_PORT", "5620"))

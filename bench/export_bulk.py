@@ -3,7 +3,7 @@
 Measured in one run against a throwaway embedded PostgreSQL holding marts of the demo province's shape (151 units:
 the province, 20 departments, 9 districts, 121 communes, with the 1/3/2025 department merger; province and district
 territories; the 30 indicators of seeds/indicator_catalogue.csv; the dbt marts' indexes) for the demo window
-2024-01-01 … 2025-06-30, and the simulator's national receiver (`chiso.simulator.national`, uvicorn on loopback in a
+2024-01-01 … 2025-06-30, and the simulator's national receiver (`chiso_simulator.national`, uvicorn on loopback in a
 child process, as the stack serves it; it validates every document it receives, on the same 2 cores).
 
 Three runs of `run_exports`, as the DAG calls it: the first builds, stores (JSON + XLSX) and sends every due document
@@ -191,7 +191,7 @@ def serve(port: int) -> None:
     """Child process: the simulator's national receiver, no faults."""
     import uvicorn
 
-    from chiso.simulator.national import create_app
+    from chiso_simulator.national import create_app
 
     uvicorn.run(create_app(TOKEN), host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
@@ -304,7 +304,7 @@ def main() -> int:
             ).fetchone()
         docs = len(s1.accepted)
         by_report = Counter(s["report"] for s in s1.accepted)
-        print(f"window {START}..{END}, today {TODAY}; {os.cpu_count()} CPUs; receiver: chiso.simulator.national "
+        print(f"window {START}..{END}, today {TODAY}; {os.cpu_count()} CPUs; receiver: chiso_simulator.national "
               f"(child process, validates each document)")  # fmt: skip
         print("marts rows: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
         print(f"documents: {docs} ({', '.join(f'{k} {v}' for k, v in sorted(by_report.items()))}), "

@@ -45,7 +45,7 @@ GOAL = 0.5
 
 
 def sim_now(end: date) -> datetime:
-    from chiso.simulator.engine import TZ
+    from chiso_simulator.engine import TZ
 
     # Late corrections land 1-5 days after a day: by then the span is final.
     return datetime.combine(end + timedelta(days=10), datetime.min.time(), TZ).replace(hour=12)
@@ -57,8 +57,8 @@ def serve(oss_port: int, edoc_port: int, end: date) -> None:
 
     import uvicorn
 
-    from chiso.simulator.apps import EDOC_KEY, SimState, create_edoc_app, create_oss_app
-    from chiso.simulator.engine import Clock, SimConfig, Simulator
+    from chiso_simulator.apps import EDOC_KEY, SimState, create_edoc_app, create_oss_app
+    from chiso_simulator.engine import Clock, SimConfig, Simulator
 
     clock = Clock()
     clock.set(sim_now(end))

@@ -43,7 +43,7 @@ RAW_TABLES = [
 
 
 def sim_now(end: date) -> datetime:
-    from chiso.simulator.engine import TZ
+    from chiso_simulator.engine import TZ
 
     # Late corrections land 1-5 days after a day: by then the span is final.
     return datetime.combine(end + timedelta(days=10), datetime.min.time(), TZ).replace(hour=12)
@@ -53,8 +53,8 @@ def serve(system: str, port: int, end: date) -> None:
     """Child process: one simulated system on a loopback port, no faults."""
     import uvicorn
 
-    from chiso.simulator.apps import create_edoc_app, create_oss_app
-    from chiso.simulator.engine import Clock, SimConfig, Simulator
+    from chiso_simulator.apps import create_edoc_app, create_oss_app
+    from chiso_simulator.engine import Clock, SimConfig, Simulator
 
     clock = Clock()
     clock.set(sim_now(end))
@@ -82,9 +82,9 @@ def main() -> int:
     from chiso.extract.common import SourceConn
     from chiso.quality import list_suites, validate_many
     from chiso.settings import Settings
-    from chiso.simulator.engine import Clock, SimConfig, Simulator
-    from chiso.simulator.esign_drop import write_esign_drop
     from chiso.stack import credentials, postgres
+    from chiso_simulator.engine import Clock, SimConfig, Simulator
+    from chiso_simulator.esign_drop import write_esign_drop
 
     span = os.environ.get("CHISO_BENCH_SPAN", "year")
     start, end = SPANS[span]

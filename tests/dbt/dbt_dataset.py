@@ -12,7 +12,7 @@ from pathlib import Path
 
 from handmade_source import HandMadeSource, Sources
 
-from chiso.simulator.engine import TZ
+from chiso_simulator.engine import TZ
 
 REPO = Path(__file__).resolve().parents[2]
 DBT_PROJECT = REPO / "dbt_project"

@@ -1,6 +1,6 @@
 """Feed hand-made source records through the real source interfaces and the real extractors.
 
-`HandMadeSource` stands in for `chiso.simulator.engine.Simulator` behind the simulator's own FastAPI apps and
+`HandMadeSource` stands in for `chiso_simulator.engine.Simulator` behind the simulator's own FastAPI apps and
 e-signature drop writer: it offers the small surface they use (`units()`, `procedures()`, `rows_between()`,
 `esign_rows()`, `cfg`, `clock`, `now()`, `today()`, `seed`, `manual`) but serves exactly the records it was
 given, with every fault off. `serve()` runs the one-stop-shop (OAuth2, paginated) and e-document (API key,
@@ -24,9 +24,9 @@ import uvicorn
 
 from chiso.extract import edoc, esign, one_stop_shop
 from chiso.extract.common import SourceConn
-from chiso.simulator.apps import SimState, create_edoc_app, create_oss_app
-from chiso.simulator.engine import TZ, Clock, SimConfig
-from chiso.simulator.esign_drop import write_esign_drop
+from chiso_simulator.apps import SimState, create_edoc_app, create_oss_app
+from chiso_simulator.engine import TZ, Clock, SimConfig
+from chiso_simulator.esign_drop import write_esign_drop
 
 PORTS = range(5641, 5650)  # loopback ports reserved for this test
 CLIENT_ID, CLIENT_SECRET, API_KEY = "dbt-test", "dbt-test-secret", "dbt-test-key"

@@ -22,7 +22,7 @@ from chiso.export import build, runner
 from chiso.export.periods import BIEU_06, CHI_SO_CDS, Period, complete_periods, is_due
 from chiso.export.schema import validation_errors
 from chiso.export.xlsx import read_items
-from chiso.simulator.national import create_app
+from chiso_simulator.national import create_app
 
 pytestmark = pytest.mark.postgres
 

@@ -17,10 +17,10 @@ import uvicorn
 from chiso.extract import edoc, esign, one_stop_shop
 from chiso.extract.common import SourceConn
 from chiso.extract.http import RetryPolicy
-from chiso.simulator.apps import SimState, create_edoc_app, create_oss_app
-from chiso.simulator.engine import TZ, Clock, SimConfig, Simulator
-from chiso.simulator.esign_drop import write_esign_drop
-from chiso.simulator.faults import FaultConfig
+from chiso_simulator.apps import SimState, create_edoc_app, create_oss_app
+from chiso_simulator.engine import TZ, Clock, SimConfig, Simulator
+from chiso_simulator.esign_drop import write_esign_drop
+from chiso_simulator.faults import FaultConfig
 
 pytestmark = pytest.mark.postgres
 

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from test_export_documents import bieu06_doc, cds_doc
 
-from chiso.simulator.national import create_app
+from chiso_simulator.national import create_app
 
 TOKEN = "sim-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -9,8 +9,8 @@ from datetime import date, datetime
 import pytest
 from fastapi.testclient import TestClient
 
-from chiso.simulator import FaultConfig, SimConfig, SimState, Simulator, create_edoc_app, create_oss_app
-from chiso.simulator.engine import TZ
+from chiso_simulator import FaultConfig, SimConfig, SimState, Simulator, create_edoc_app, create_oss_app
+from chiso_simulator.engine import TZ
 
 NOW = datetime(2025, 7, 1, 8, 0, tzinfo=TZ)
 

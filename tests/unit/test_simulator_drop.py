@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from chiso.simulator import FaultConfig, SimConfig, Simulator, write_esign_drop
-from chiso.simulator.engine import ESIGN_COUNTS, TZ
-from chiso.simulator.esign_drop import HEADER, encode_cp1258, fmt_int, schedule
+from chiso_simulator import FaultConfig, SimConfig, Simulator, write_esign_drop
+from chiso_simulator.engine import ESIGN_COUNTS, TZ
+from chiso_simulator.esign_drop import HEADER, encode_cp1258, fmt_int, schedule
 
 NOW = datetime(2024, 6, 20, 9, 0, tzinfo=TZ)
 HEADER_LINE = ("Mã định danh;Ngày;Chứng thư tổ chức hiệu lực;Chứng thư cá nhân hiệu lực;Cấp mới tổ chức;"

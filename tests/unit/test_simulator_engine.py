@@ -8,8 +8,8 @@ from datetime import date, datetime, timedelta
 import pytest
 from vietnamadminunits.database import query
 
-from chiso.simulator import SimConfig, Simulator
-from chiso.simulator.engine import TZ, dates
+from chiso_simulator import SimConfig, Simulator
+from chiso_simulator.engine import TZ, dates
 
 NOW = datetime(2025, 7, 1, 8, 0, tzinfo=TZ)
 

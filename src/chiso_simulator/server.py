@@ -1,4 +1,4 @@
-"""`python -m chiso.simulator serve`: every simulated system in one process (one asyncio loop, several
+"""`python -m chiso_simulator serve`: every simulated system in one process (one asyncio loop, several
 uvicorn servers), plus a background task keeping the e-signature drop folder filled up to yesterday."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from .engine import Clock, SimConfig, Simulator
 from .esign_drop import write_esign_drop
 from .faults import FaultConfig
 
-log = logging.getLogger("chiso.simulator")
+log = logging.getLogger("chiso_simulator")
 
 # Mild, realistic trouble for demos: `--faults realistic`.
 PRESETS = {
@@ -60,9 +60,9 @@ def load_faults(spec: str | None) -> dict[str, FaultConfig]:
 def national_app(token: str):
     """The national reporting receiver, if its module exists (written separately)."""
     try:
-        mod = importlib.import_module("chiso.simulator.national")
+        mod = importlib.import_module("chiso_simulator.national")
     except ModuleNotFoundError as exc:
-        if exc.name == "chiso.simulator.national":
+        if exc.name == "chiso_simulator.national":
             return None
         raise
     factory = getattr(mod, "create_app", None)
@@ -122,7 +122,7 @@ async def serve(args: argparse.Namespace) -> None:
         if nat is not None:
             apps.append(("national reporting", nat, args.national_port))
         else:
-            log.warning("chiso.simulator.national.create_app not found: national port %s not served",
+            log.warning("chiso_simulator.national.create_app not found: national port %s not served",
                         args.national_port)
     servers = [
         _Server(uvicorn.Config(app, host=args.host, port=port, log_level=args.log_level, lifespan="on",
@@ -159,7 +159,7 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m chiso.simulator", description="Simulated provincial source systems")
+    p = argparse.ArgumentParser(prog="python -m chiso_simulator", description="Simulated provincial source systems")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="serve the one-stop shop, e-document and national APIs and fill the drop")
     s.add_argument("--host", default="127.0.0.1")
