@@ -106,7 +106,8 @@ class Stack:
                 step(i, name, fn)
         if not superset_in_background:
             superset.join()
-            say(f"stack ready in {time.monotonic() - t0:.1f}s")
+        note = " (Superset still starting)" if superset_in_background else ""
+        say(f"stack ready in {time.monotonic() - t0:.1f}s{note}")
         return superset
 
     def _up_postgres(self) -> None:
