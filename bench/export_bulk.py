@@ -33,6 +33,10 @@ from pathlib import Path
 
 from _util import wait_healthy  # noqa: E402
 
+# The marts contract and the period calendar that the exporter's consumer tests use.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
+from marts_contract import MARTS_DDL, periods  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 START, END = date(2024, 1, 1), date(2025, 6, 30)
 TODAY = date(2025, 7, 15)  # every complete period of the window is due
@@ -42,59 +46,17 @@ GOAL_SECONDS = 30.0  # issue 11: the 48 documents of the demo window "in seconds
 N_DEPARTMENTS, DISTRICT_COMMUNES = 20, [14, 13, 15, 12, 14, 13, 14, 13, 13]  # 121 communes
 MERGED = {4: 5, 11: 14, 12: 2, 8: 9, 10: 7}  # absorbed department -> absorbing one (1/3/2025)
 
-MARTS_DDL = """
-DROP TABLE IF EXISTS marts.dim_units, marts.fct_indicator_values, marts.rpt_qd766_scores,
-    marts.rpt_unit_rankings, marts.rpt_dossier_report;
-CREATE TABLE marts.dim_units (unit_code text, internal_id text, unit_name text, unit_type text,
-    parent_unit_code text, admin_area_code text, staff_count int, valid_from date, valid_to date);
-CREATE TABLE marts.fct_indicator_values (indicator_code text, unit_code text, scope text, period_type text,
-    period_start date, period_end date, framework text, group_code text, numerator numeric, denominator numeric,
-    value numeric, points numeric, max_points numeric, is_applicable boolean, evaluated_to date);
-CREATE TABLE marts.rpt_qd766_scores (unit_code text, scope text, period_type text, period_start date,
-    period_end date, ckmb numeric, tdgq numeric, clgq numeric, mdsh numeric, tttt numeric, mdhl numeric,
-    total_points numeric, band text, evaluated_to date);
-CREATE TABLE marts.rpt_unit_rankings (ranking_code text, period_type text, period_start date, unit_group text,
-    unit_code text, period_end date, unit_name text, score numeric, rank int, units_ranked int,
-    previous_rank int, rank_change int);
-CREATE TABLE marts.rpt_dossier_report (unit_code text, scope text, period_type text, period_start date,
-    period_end date, received_total bigint, received_online bigint, received_offline bigint, carried_over bigint,
-    resolved_total bigint, resolved_early bigint, resolved_on_time bigint, resolved_late bigint,
-    in_progress_total bigint, in_progress_within bigint, in_progress_overdue bigint, evaluated_to date);
+# The consumers' copy of the marts contract (tests/integration/marts_contract.py), with what the real marts
+# also have: evaluated_to, and the period indexes the exporter's queries use.
+MARTS_EXTRA = """
+ALTER TABLE marts.fct_indicator_values ADD COLUMN evaluated_to date;
+ALTER TABLE marts.rpt_qd766_scores ADD COLUMN evaluated_to date;
+ALTER TABLE marts.rpt_dossier_report ADD COLUMN evaluated_to date;
 CREATE INDEX ON marts.fct_indicator_values (period_type, period_start);
 CREATE INDEX ON marts.rpt_qd766_scores (period_type, period_start);
 CREATE INDEX ON marts.rpt_unit_rankings (period_type, period_start);
 CREATE INDEX ON marts.rpt_dossier_report (period_type, period_start);
 """
-
-
-def _month_add(d: date, months: int) -> date:
-    y, m = divmod(d.month - 1 + months, 12)
-    return date(d.year + y, m + 1, d.day)
-
-
-def periods(start: date, end: date) -> list[tuple[str, date, date]]:
-    """Every calendar period and Decree 09 window holding at least one day of [start, end]."""
-    out: set[tuple[str, date, date]] = set()
-    d = start
-    while d <= end:
-        y = d.year
-        ms = date(y, d.month, 1)
-        out.add(("month", ms, _month_add(ms, 1) - timedelta(days=1)))
-        qs = date(y, 3 * ((d.month - 1) // 3) + 1, 1)
-        out.add(("quarter", qs, _month_add(qs, 3) - timedelta(days=1)))
-        out.add(("year", date(y, 1, 1), date(y, 12, 31)))
-        wend = date(y, d.month, 14) if d.day <= 14 else _month_add(date(y, d.month, 14), 1)
-        out.add(("report_month", _month_add(wend, -1) + timedelta(days=1), wend))
-        qend = date(wend.year, 3 * ((wend.month - 1) // 3) + 3, 14)
-        out.add(("report_quarter", _month_add(qend, -3) + timedelta(days=1), qend))
-        ystart = date(wend.year - 1, 12, 15)
-        if wend <= date(wend.year, 6, 14):
-            out.add(("report_half", ystart, date(wend.year, 6, 14)))
-        if wend <= date(wend.year, 9, 14):
-            out.add(("report_nine_months", ystart, date(wend.year, 9, 14)))
-        out.add(("report_year", ystart, date(wend.year, 12, 14)))
-        d += timedelta(days=1)
-    return sorted(out)
 
 
 def units() -> list[dict]:
@@ -178,7 +140,10 @@ def build_marts(conn, restated: date | None = None) -> dict[str, int]:
                     sc = scores[(c, scope)][i]
                     rank = 1 + sum(1 for o in members if scores[(o, scope)][i] > sc)
                     rows["rank"].append((ranking, ptype, ps, group, c, pe, c, sc, rank, len(members), None, None))
+    conn.execute("DROP TABLE IF EXISTS marts.dim_units, marts.fct_indicator_values, marts.rpt_qd766_scores,"
+                 " marts.rpt_unit_rankings, marts.rpt_dossier_report")  # fmt: skip
     conn.execute(MARTS_DDL)
+    conn.execute(MARTS_EXTRA)
     for key, table in (("dim", "dim_units"), ("fct", "fct_indicator_values"), ("score", "rpt_qd766_scores"),
                        ("rank", "rpt_unit_rankings"), ("dossier", "rpt_dossier_report")):  # fmt: skip
         _copy(conn, table, rows[key])

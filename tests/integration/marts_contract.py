@@ -1,5 +1,9 @@
 """The marts of warehouse.md's contract as plain tables, for tests of consumers (exports, quality checks)
-that must not depend on a dbt build."""
+that must not depend on a dbt build (also used by bench/export_bulk.py)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
 
 MARTS_DDL = """
 CREATE TABLE marts.dim_units (unit_code text, internal_id text, unit_name text, unit_type text,
@@ -18,3 +22,36 @@ CREATE TABLE marts.rpt_dossier_report (unit_code text, scope text, period_type t
     resolved_total bigint, resolved_early bigint, resolved_on_time bigint, resolved_late bigint,
     in_progress_total bigint, in_progress_within bigint, in_progress_overdue bigint);
 """
+
+
+def _month_add(d: date, months: int) -> date:
+    y, m = divmod(d.month - 1 + months, 12)
+    return date(d.year + y, m + 1, d.day)
+
+
+def periods(start: date, end: date) -> list[tuple[str, date, date]]:
+    """Every period of every type containing at least one day of [start, end]."""
+    out: set[tuple[str, date, date]] = set()
+    d = start
+    while d <= end:
+        y = d.year
+        ms = date(y, d.month, 1)
+        out.add(("month", ms, _month_add(ms, 1) - timedelta(days=1)))
+        qs = date(y, 3 * ((d.month - 1) // 3) + 1, 1)
+        out.add(("quarter", qs, _month_add(qs, 3) - timedelta(days=1)))
+        out.add(("year", date(y, 1, 1), date(y, 12, 31)))
+        # Decree 09 windows: the window year runs 15/12 (previous year) .. 14/12.
+        wend = date(y, d.month, 14) if d.day <= 14 else _month_add(date(y, d.month, 14), 1)
+        out.add(("report_month", _month_add(wend, -1) + timedelta(days=1), wend))
+        qend_month = 3 * ((wend.month - 1) // 3) + 3
+        qend = date(wend.year, qend_month, 14)
+        out.add(("report_quarter", _month_add(qend, -3) + timedelta(days=1), qend))
+        wy = wend.year
+        ystart = date(wy - 1, 12, 15)
+        if wend <= date(wy, 6, 14):
+            out.add(("report_half", ystart, date(wy, 6, 14)))
+        if wend <= date(wy, 9, 14):
+            out.add(("report_nine_months", ystart, date(wy, 9, 14)))
+        out.add(("report_year", ystart, date(wy, 12, 14)))
+        d += timedelta(days=1)
+    return sorted(out)

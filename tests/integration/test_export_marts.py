@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from datetime import date, timedelta
 
-from marts_contract import MARTS_DDL
+from marts_contract import MARTS_DDL, periods
 
 PROVINCE = "000.00.00.H26"
 UNITS = [
@@ -61,39 +61,6 @@ def daily(unit: str, day: date, overrides: dict) -> dict:
     }
     d.update(overrides.get((unit, day), {}))
     return d
-
-
-def _month_add(d: date, months: int) -> date:
-    y, m = divmod(d.month - 1 + months, 12)
-    return date(d.year + y, m + 1, d.day)
-
-
-def periods(start: date, end: date) -> list[tuple[str, date, date]]:
-    """Every period of every type containing at least one day of [start, end]."""
-    out: set[tuple[str, date, date]] = set()
-    d = start
-    while d <= end:
-        y = d.year
-        ms = date(y, d.month, 1)
-        out.add(("month", ms, _month_add(ms, 1) - timedelta(days=1)))
-        qs = date(y, 3 * ((d.month - 1) // 3) + 1, 1)
-        out.add(("quarter", qs, _month_add(qs, 3) - timedelta(days=1)))
-        out.add(("year", date(y, 1, 1), date(y, 12, 31)))
-        # Decree 09 windows: the window year runs 15/12 (previous year) .. 14/12.
-        wend = date(y, d.month, 14) if d.day <= 14 else _month_add(date(y, d.month, 14), 1)
-        out.add(("report_month", _month_add(wend, -1) + timedelta(days=1), wend))
-        qend_month = 3 * ((wend.month - 1) // 3) + 3
-        qend = date(wend.year, qend_month, 14)
-        out.add(("report_quarter", _month_add(qend, -3) + timedelta(days=1), qend))
-        wy = wend.year
-        ystart = date(wy - 1, 12, 15)
-        if wend <= date(wy, 6, 14):
-            out.add(("report_half", ystart, date(wy, 6, 14)))
-        if wend <= date(wy, 9, 14):
-            out.add(("report_nine_months", ystart, date(wy, 9, 14)))
-        out.add(("report_year", ystart, date(wy, 12, 14)))
-        d += timedelta(days=1)
-    return sorted(out)
 
 
 def _members(code: str, scope: str) -> list[str]:
