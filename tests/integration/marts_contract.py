@@ -5,22 +5,33 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+# Across the 2025 reform (reform.md): every table but dim_units carries `basis` ('historical' | 'current') and
+# `unit_valid_from` (the start of the unit identity the row is about: codes are reused, so a unit is keyed by
+# identifier and validity), both part of the key.
 MARTS_DDL = """
 CREATE TABLE marts.dim_units (unit_code text, internal_id text, unit_name text, unit_type text,
-    parent_unit_code text, admin_area_code text, staff_count int, valid_from date, valid_to date);
-CREATE TABLE marts.fct_indicator_values (indicator_code text, unit_code text, scope text, period_type text,
-    period_start date, period_end date, framework text, group_code text, numerator numeric, denominator numeric,
-    value numeric, points numeric, max_points numeric, is_applicable boolean);
-CREATE TABLE marts.rpt_qd766_scores (unit_code text, scope text, period_type text, period_start date,
-    period_end date, ckmb numeric, tdgq numeric, clgq numeric, mdsh numeric, tttt numeric, mdhl numeric,
-    total_points numeric, band text);
-CREATE TABLE marts.rpt_unit_rankings (ranking_code text, period_type text, period_start date, unit_group text,
-    unit_code text, period_end date, unit_name text, score numeric, rank int, units_ranked int,
-    previous_rank int, rank_change int);
-CREATE TABLE marts.rpt_dossier_report (unit_code text, scope text, period_type text, period_start date,
-    period_end date, received_total bigint, received_online bigint, received_offline bigint, carried_over bigint,
-    resolved_total bigint, resolved_early bigint, resolved_on_time bigint, resolved_late bigint,
-    in_progress_total bigint, in_progress_within bigint, in_progress_overdue bigint);
+    parent_unit_code text, admin_area_code text, staff_count int, valid_from date, valid_to date,
+    unit_valid_from date, unit_valid_to date, successor_unit_codes text[], current_unit_code text,
+    is_current boolean);
+CREATE TABLE marts.bridge_unit_succession (unit_code text, unit_valid_from date, successor_unit_code text,
+    successor_valid_from date, effective_date date, is_primary boolean, is_direct boolean);
+CREATE TABLE marts.dim_periods (period_type text, period_start date, period_end date, label_vi text,
+    sort_key text, evaluated_to date, days_loaded int, is_complete boolean);
+CREATE TABLE marts.fct_indicator_values (basis text, indicator_code text, unit_code text, unit_valid_from date,
+    scope text, period_type text, period_start date, period_end date, framework text, group_code text,
+    numerator numeric, denominator numeric, value numeric, points numeric, max_points numeric,
+    is_applicable boolean);
+CREATE TABLE marts.rpt_qd766_scores (basis text, unit_code text, unit_valid_from date, scope text,
+    period_type text, period_start date, period_end date, ckmb numeric, tdgq numeric, clgq numeric, mdsh numeric,
+    tttt numeric, mdhl numeric, total_points numeric, band text);
+CREATE TABLE marts.rpt_unit_rankings (basis text, ranking_code text, period_type text, period_start date,
+    unit_group text, unit_code text, unit_valid_from date, period_end date, unit_name text, score numeric,
+    rank int, units_ranked int, previous_rank int, rank_change int);
+CREATE TABLE marts.rpt_dossier_report (basis text, unit_code text, unit_valid_from date, scope text,
+    period_type text, period_start date, period_end date, received_total bigint, received_online bigint,
+    received_offline bigint, carried_over bigint, resolved_total bigint, resolved_early bigint,
+    resolved_on_time bigint, resolved_late bigint, in_progress_total bigint, in_progress_within bigint,
+    in_progress_overdue bigint);
 """
 
 
