@@ -198,6 +198,8 @@ ALTER TABLE raw.load_audit ADD COLUMN IF NOT EXISTS notes text;
 ALTER TABLE raw.esign_files ADD COLUMN IF NOT EXISTS status text NOT NULL DEFAULT 'loaded';
 ALTER TABLE raw.esign_files ADD COLUMN IF NOT EXISTS rows_read integer;
 ALTER TABLE raw.esign_files ADD COLUMN IF NOT EXISTS error text;
+-- donViKeThua (reform.md): successors of a unit that ended, primary first.
+ALTER TABLE raw.oss_units ADD COLUMN IF NOT EXISTS don_vi_ke_thua text[];
 
 CREATE OR REPLACE VIEW raw.oss_units_latest AS
 SELECT * FROM (
