@@ -17,6 +17,8 @@ from functools import cache
 from operator import itemgetter
 from typing import Annotated, Any
 
+from chiso.raw.register import UnitRegister
+
 # Kinds of fields: text, count (integer >= 0), int, bool, date (ISO), dmy_date (dd/mm/yyyy),
 # timestamp (ISO with offset), text_list (list of strings), vn_count (count with '.' thousands separator).
 
@@ -29,6 +31,9 @@ class Field:
     required: bool = True  # the field must be present (missing = schema drift)
     nullable: bool = False  # present but null is fine
     key: bool = False
+    # False: the column enters the row hash only when it holds something (a column added later, so versions
+    # stored before it existed keep their hash while it is empty).
+    hash_when_empty: bool = True
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,8 @@ class Entity:
     extra_columns: tuple[str, ...] = ()
     # Latest-version order beyond _seq (esign: the highest file version wins).
     version_order: tuple[str, ...] = ()
+    # The unit register: a snapshot whose versions are checked together before they are stored (register.py).
+    unit_register: bool = False
 
     @property
     def columns(self) -> list[str]:
@@ -77,6 +84,7 @@ OSS_UNITS = Entity(
     name="oss_units",
     source="one_stop_shop",
     entity="units",
+    unit_register=True,
     fields=(
         _f("ma_don_vi", "maDonVi", "text", nullable=True),
         _f("ma_dinh_danh", "maDinhDanh", "text", key=True),
@@ -88,6 +96,9 @@ OSS_UNITS = Entity(
         _f("co_chung_thuc_dien_tu", "coChungThucDienTu", "bool", nullable=True),
         _f("hieu_luc_tu", "hieuLucTu", "date", key=True),
         _f("hieu_luc_den", "hieuLucDen", "date", nullable=True),
+        # Successors of a unit that ended, primary first (reform.md). A register server from before the reform
+        # does not send it: missing = empty, not schema drift.
+        _f("don_vi_ke_thua", "donViKeThua", "text_list", required=False, nullable=True, hash_when_empty=False),
     ),
 )
 
@@ -370,7 +381,7 @@ def parse_record(entity: Entity, record: Any) -> Parsed:
         if f.source not in record:
             if f.required:
                 out.problems.append(Problem(f.source, f"thiếu trường '{f.source}'", drift=True))
-            out.values[f.column] = None
+            out.values[f.column] = [] if f.kind == "text_list" and f.nullable else None
             continue
         v = record[f.source]
         if v is None or (isinstance(v, str) and not v.strip() and f.kind != "text_list"):
@@ -404,8 +415,13 @@ def _canon(v: Any) -> Any:
 
 
 def row_hash(entity: Entity, values: dict[str, Any]) -> str:
-    """sha256 of the business columns in column order (provenance columns excluded)."""
-    payload = json.dumps([_canon(values.get(c)) for c in entity.columns], ensure_ascii=False, separators=(",", ":"))
+    """sha256 of the business columns in column order (provenance columns excluded; a `hash_when_empty=False`
+    column only when it holds something)."""
+    payload = json.dumps(
+        [_canon(values.get(f.column)) for f in entity.fields if f.hash_when_empty or values.get(f.column)],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -414,14 +430,17 @@ def canonical_json(record: Any) -> str:
     return json.dumps(record, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=_canon)
 
 
-def page_problems(entity: Entity, records: list, known_units: set[str] | None = None) -> int:
-    """Rows of a page that would be quarantined (parse problems, unknown units, duplicate keys
-    within the page). Lets an extractor re-read a page whose bad rows may be a transient glitch."""
+def page_problems(entity: Entity, records: list, known_units: UnitRegister | set[str] | None = None) -> int:
+    """Rows of a page that would be quarantined (parse problems, units unknown or not valid on the row's date,
+    duplicate keys within the page). Lets an extractor re-read a page whose bad rows may be a transient glitch."""
     fast = fast_rows(entity, records)
     if fast is not None:
         bad = len(fast) - len(set(map(key_getter(entity), fast)))
         if entity.unit_column and known_units is not None:
             ui = entity.columns.index(entity.unit_column)
+            if isinstance(known_units, UnitRegister) and entity.date_column:
+                bad += known_units.invalid_rows(fast, ui, entity.columns.index(entity.date_column))
+                return bad
             units = set(map(itemgetter(ui), fast))
             if not units <= known_units:
                 bad += sum(1 for r in fast if r[ui] not in known_units)
@@ -435,8 +454,13 @@ def page_problems(entity: Entity, records: list, known_units: set[str] | None = 
         if not p.ok or k is None:
             bad += 1
             continue
-        if entity.unit_column and known_units is not None and p.values.get(entity.unit_column) not in known_units:
-            bad += 1
+        if entity.unit_column and known_units is not None:
+            u = p.values.get(entity.unit_column)
+            d = p.values.get(entity.date_column) if entity.date_column else None
+            if u not in known_units or (
+                isinstance(known_units, UnitRegister) and d is not None and known_units.problem(u, d)
+            ):
+                bad += 1
         if k in keys:
             bad += 1
         keys.add(k)

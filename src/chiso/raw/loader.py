@@ -31,6 +31,7 @@ import psycopg
 from psycopg import sql
 
 from chiso.raw.entities import (
+    OSS_UNITS,
     Entity,
     canonical_json,
     fast_row_hashes,
@@ -41,6 +42,7 @@ from chiso.raw.entities import (
     row_hash,
     unexpected_fields,
 )
+from chiso.raw.register import UnitRegister, UnitVersion, check_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -168,17 +170,36 @@ def _fail_stale_audits(conn: psycopg.Connection, entity: Entity) -> None:
             conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (BATCH_LOCK, bid))
 
 
-def known_units(conn: psycopg.Connection) -> set[str] | None:
-    """Identifiers in the latest unit register; None while it has never been loaded."""
-    rows = conn.execute("SELECT DISTINCT ma_dinh_danh FROM raw.oss_units_latest").fetchall()
-    return {r[0] for r in rows} or None
+def unit_register(conn: psycopg.Connection) -> UnitRegister | None:
+    """The latest unit register (every version: identifier, validity, type, successors), with the unit versions
+    the latest register load quarantined; None while it has never been loaded."""
+    rows = conn.execute(
+        "SELECT ma_dinh_danh, hieu_luc_tu, hieu_luc_den, loai_don_vi, coalesce(don_vi_ke_thua, '{}')"
+        " FROM raw.oss_units_latest"
+    ).fetchall()
+    if not rows:
+        return None
+    refused = []
+    for code, start, end, reason in conn.execute(
+        "SELECT q.payload ->> 'maDinhDanh', q.payload ->> 'hieuLucTu', q.payload ->> 'hieuLucDen', q.reason"
+        " FROM raw.quarantine q WHERE q.batch_id = (SELECT batch_id FROM raw.load_audit"
+        "  WHERE source = %s AND entity = %s AND status = 'succeeded' ORDER BY finished_at DESC LIMIT 1)"
+        " AND jsonb_typeof(q.payload) = 'object' ORDER BY q.quarantine_id",
+        (OSS_UNITS.source, OSS_UNITS.entity),
+    ).fetchall():
+        try:
+            version = UnitVersion(code, date.fromisoformat(start), date.fromisoformat(end) if end else None)
+        except (TypeError, ValueError):  # a record refused for its very identifier or dates
+            continue
+        refused.append((version, reason))
+    return UnitRegister((UnitVersion(c, f, t, ty, tuple(s)) for c, f, t, ty, s in rows), refused)
 
 
-def registered_units(warehouse_uri: str) -> set[str] | None:
-    """known_units() over a short connection (None while the register has never been loaded)."""
+def registered_units(warehouse_uri: str) -> UnitRegister | None:
+    """unit_register() over a short connection (None while the register has never been loaded)."""
     with psycopg.connect(warehouse_uri, autocommit=True) as conn:
         ensure_schema(conn)
-        return known_units(conn)
+        return unit_register(conn)
 
 
 class _Batch:
@@ -188,13 +209,20 @@ class _Batch:
         entity: Entity,
         result: BatchResult,
         *,
-        units: set[str] | None,
+        units: UnitRegister | None,
         tombstone_extra: dict[str, Any] | None,
     ) -> None:
         self.conn = conn
         self.e = entity
         self.r = result
-        self.units = units
+        self.units = units  # checks the unit of a daily row on its date (None: no register loaded yet)
+        # Units valid on every day of the batch's window: a typed page whose units are all here needs no more.
+        self.units_covered: frozenset[str] = frozenset()
+        if units is not None and entity.date_column and result.window_start and result.window_end:
+            self.units_covered = units.covered(result.window_start.isoformat(), result.window_end.isoformat())
+        # The unit register's versions as parsed (key -> line, ref, canonical record, row hash, UnitVersion),
+        # checked together at commit (register.check_snapshot).
+        self.unit_versions: dict[tuple, list[tuple]] = {}
         self.tombstone_extra = tombstone_extra
         self.digest = hashlib.sha256()
         self.drift = Counter()  # source field -> rows missing it
@@ -268,9 +296,13 @@ class _Batch:
                 )
         if e.unit_column and self.units is not None:
             u = values.get(e.unit_column)
+            d = values.get(e.date_column) if e.date_column else None
+            src = next(f.source for f in e.fields if f.column == e.unit_column)
             if u is not None and u not in self.units:
-                src = next(f.source for f in e.fields if f.column == e.unit_column)
-                out.append((src, f"mã định danh '{u}' (trường '{src}') không có trong danh mục đơn vị"))
+                note = self.units.quarantine_note(u, d)
+                out.append((src, f"mã định danh '{u}' (trường '{src}') không có trong danh mục đơn vị{note}"))
+            elif u is not None and d is not None and (why := self.units.problem(u, d)):
+                out.append((src, why))
         return out
 
     # ------------------------------------------------------------ write once or stage
@@ -342,6 +374,8 @@ class _Batch:
             if rows.records and not isinstance(rows.records[0], dict):
                 rows = RecordPage(rows.prefix, plain_records(rows.records))
         good, bad = self._parse_rows(rows)
+        if self.e.unit_register:
+            self._collect_unit_versions(good)
         if self.direct:
             self._write_parsed(good, bad)
             return
@@ -398,6 +432,31 @@ class _Batch:
                 good.append((vals, row_hash(self.e, p.values), self.line, sr.ref, canon))
         return good, bad
 
+    # ------------------------------------------------------------ the unit register: a snapshot checked whole
+    def _collect_unit_versions(self, good: list[tuple]) -> None:
+        ci = self.col_index
+        for vals, h, line, ref, canon in good:
+            if h is None:  # a bad row: quarantined already
+                continue
+            version = UnitVersion(
+                vals[ci["ma_dinh_danh"]],
+                vals[ci["hieu_luc_tu"]],
+                vals[ci["hieu_luc_den"]],
+                vals[ci["loai_don_vi"]],
+                tuple(vals[ci["don_vi_ke_thua"]] or ()),
+            )
+            self.unit_versions.setdefault(version.key, []).append((line, ref, canon, h, version))
+
+    def _register_problems(self) -> list[tuple]:
+        """Unit versions of the snapshot the register checks refuse (overlapping validity, a successor with no
+        version valid the day after the unit ends, succession cycles): (key, line, ref, field, reason, record),
+        by line. Checked over the versions that will be stored: a key sent twice with different content is
+        refused as a duplicate already; identical copies count once."""
+        kept = {k: copies[0] for k, copies in self.unit_versions.items() if len({c[3] for c in copies}) == 1}
+        refused = check_snapshot(c[4] for c in kept.values())
+        out = [(k, kept[k][0], kept[k][1], p.field, p.reason, kept[k][2]) for k, p in refused.items()]
+        return sorted(out, key=itemgetter(1))
+
     def _typed(self, page: RecordPage) -> tuple[list[tuple], list[str], int] | None:
         """A page that types at once (entities.fast_rows) and passes the window and register checks: its row
         tuples, row hashes and first line, with no Python object per value; None sends it row by row (which
@@ -412,8 +471,11 @@ class _Batch:
                 return None
         if (
             e.unit_column
+            and e.date_column
             and self.units is not None
-            and not set(map(itemgetter(self.col_index[e.unit_column]), rows)) <= self.units
+            and self.units.invalid_rows(
+                rows, self.col_index[e.unit_column], self.col_index[e.date_column], self.units_covered
+            )
         ):
             return None
         hashes = fast_row_hashes(rows)
@@ -503,6 +565,10 @@ class _Batch:
             self.qrows.append((line0, ref0 or self._typed_ref(line0), field0, reason, gone[0][0] if gone else None))
             for line, ref, canon, _ in copies:
                 self.qrows.append((line, ref, field0, reason, canon))
+        if e.unit_register:
+            for k, line, ref, fld, reason, canon in self._register_problems():
+                self.written -= len(conn.execute(delete, (r.batch_id, *k)).fetchall())
+                self.qrows.append((line, ref, fld, reason, canon))
         if self.qrows:
             self.qrows.sort(key=itemgetter(0))
             with (
@@ -542,6 +608,24 @@ class _Batch:
                 r.batch_id,
             ),
         )
+
+    def _stage_register_problems(self) -> None:
+        """Staged: the refused unit versions leave the versions to store (their key stays seen, so a version
+        stored before is kept, as for any quarantined row) and go to the quarantine stage."""
+        problems = self._register_problems()
+        if not problems:
+            return
+        match = sql.SQL(" AND ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in self.e.key_columns)
+        with self.conn.cursor() as cur:
+            cur.executemany(
+                sql.SQL("UPDATE {} SET _ok = false WHERE _ok AND {}").format(self.stage, match),
+                [k for k, *_ in problems],
+            )
+            with cur.copy(
+                sql.SQL("COPY {} (record_ref, field, reason, payload, _line) FROM STDIN").format(self.qstage)
+            ) as cp:
+                for _, line, ref, fld, reason, canon in problems:
+                    cp.write_row((ref, fld, reason, canon, line))
 
     def _typed_duplicate_refs(self) -> None:
         """Duplicates among typed rows: their ref and payload (built from the typed values) for quarantine."""
@@ -589,6 +673,8 @@ class _Batch:
                 ).format(keys=keys, stage=self.stage, match=self._key_match("s", "d"))
             )
             self._typed_duplicate_refs()
+            if e.unit_register:
+                self._stage_register_problems()
             key_text = sql.SQL(" || ', ' || ").join(
                 sql.SQL("{}::text").format(sql.Identifier(k)) for k in e.key_columns
             )
@@ -803,7 +889,7 @@ def load_batch(
             " VALUES (%s, %s, %s, %s, %s, %s, 'running')",
             (result.batch_id, entity.source, entity.entity, window_start, window_end, run_id),
         )
-        units = known_units(conn) if (check_units and entity.unit_column) else None
+        units = unit_register(conn) if (check_units and entity.unit_column) else None
         batch = _Batch(conn, entity, result, units=units, tombstone_extra=tombstone_extra)
         try:
             batch.begin()

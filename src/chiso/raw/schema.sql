@@ -5,7 +5,8 @@
 --   _loaded_at  when it landed
 --   _row_hash   sha256 of the business columns; a version is stored only when it differs from the latest
 --   _is_deleted tombstone: the source stopped returning this key on a re-read of its window (counts -> 0)
--- Views raw.<entity>_latest give the newest non-deleted version per business key.
+-- Views raw.<entity>_latest give the newest non-deleted version per business key (SELECT *: a column added
+-- below by ALTER TABLE comes last in the table and in its view, the same in a new and an upgraded warehouse).
 
 CREATE TABLE IF NOT EXISTS raw.load_audit (
     batch_id uuid PRIMARY KEY,
@@ -198,8 +199,12 @@ ALTER TABLE raw.load_audit ADD COLUMN IF NOT EXISTS notes text;
 ALTER TABLE raw.esign_files ADD COLUMN IF NOT EXISTS status text NOT NULL DEFAULT 'loaded';
 ALTER TABLE raw.esign_files ADD COLUMN IF NOT EXISTS rows_read integer;
 ALTER TABLE raw.esign_files ADD COLUMN IF NOT EXISTS error text;
--- donViKeThua (reform.md): successors of a unit that ended, primary first.
-ALTER TABLE raw.oss_units ADD COLUMN IF NOT EXISTS don_vi_ke_thua text[];
+-- donViKeThua (reform.md): successors of a unit that ended, primary first; '{}' when it has none (the loader
+-- stores '{}' also when a register server from before the reform does not send the field). Versions stored before
+-- the column existed read '{}' (or NULL where the column was first added without a default: same meaning). Part
+-- of the row hash only when not empty, so those versions keep their hash.
+ALTER TABLE raw.oss_units ADD COLUMN IF NOT EXISTS don_vi_ke_thua text[] DEFAULT '{}';
+ALTER TABLE raw.oss_units ALTER COLUMN don_vi_ke_thua SET DEFAULT '{}';
 
 CREATE OR REPLACE VIEW raw.oss_units_latest AS
 SELECT * FROM (
