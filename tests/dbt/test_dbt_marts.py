@@ -59,7 +59,8 @@ def fetch(warehouse, sql: str, *params):
 def indicator(warehouse, code, unit, scope="unit", period_type="month", start=FEB):
     rows = fetch(
         warehouse,
-        "SELECT * FROM marts.fct_indicator_values WHERE indicator_code = %s AND unit_code = %s AND scope = %s"
+        "SELECT * FROM marts.fct_indicator_values WHERE basis = 'historical' AND indicator_code = %s AND unit_code = %s"
+        " AND scope = %s"
         " AND period_type = %s AND period_start = %s",
         code,
         unit,
@@ -145,7 +146,8 @@ def test_qd766_scores_and_bands(built, warehouse):
         r["unit_code"]: r
         for r in fetch(
             warehouse,
-            "SELECT * FROM marts.rpt_qd766_scores WHERE period_type = 'month' AND period_start = %s AND scope = 'unit'",
+            "SELECT * FROM marts.rpt_qd766_scores WHERE basis = 'historical' AND period_type = 'month'"
+            " AND period_start = %s AND scope = 'unit'",
             FEB,
         )
     }
@@ -165,7 +167,8 @@ def test_rankings(built, warehouse):
         (r["ranking_code"], r["unit_code"]): r
         for r in fetch(
             warehouse,
-            "SELECT * FROM marts.rpt_unit_rankings WHERE period_type = 'month' AND period_start = %s",
+            "SELECT * FROM marts.rpt_unit_rankings WHERE basis = 'historical' AND period_type = 'month'"
+            " AND period_start = %s",
             FEB,
         )
     }
@@ -176,7 +179,9 @@ def test_rankings(built, warehouse):
     assert rows[("QD766", S1)]["previous_rank"] == 1 and rows[("QD766", S1)]["rank_change"] == 0
     # districts are ranked on their area, communes and departments on their own rows
     assert rows[("QD766", D1)]["unit_group"] == "HUYEN"
-    first = fetch(warehouse, "SELECT * FROM marts.rpt_unit_rankings WHERE period_start = %s", JAN)
+    first = fetch(
+        warehouse, "SELECT * FROM marts.rpt_unit_rankings WHERE basis = 'historical' AND period_start = %s", JAN
+    )
     assert first and all(r["previous_rank"] is None and r["rank_change"] is None for r in first)
 
 
@@ -184,7 +189,8 @@ def test_dossier_report_stocks_and_flows(built, warehouse):
     def report(unit, period_type, start, scope="unit"):
         (row,) = fetch(
             warehouse,
-            "SELECT * FROM marts.rpt_dossier_report WHERE unit_code = %s AND scope = %s AND period_type = %s"
+            "SELECT * FROM marts.rpt_dossier_report WHERE basis = 'historical' AND unit_code = %s AND scope = %s"
+            " AND period_type = %s"
             " AND period_start = %s",
             unit,
             scope,
@@ -218,9 +224,24 @@ def test_periods_and_rows_exist_for_every_unit(built, warehouse):
     assert len(periods) == 9  # 2 months, Q1, 2024, report month/quarter/half/nine months/year
     counts = fetch(
         warehouse,
-        "SELECT scope, count(DISTINCT unit_code) AS units FROM marts.rpt_qd766_scores GROUP BY scope ORDER BY 1",
+        "SELECT scope, count(DISTINCT unit_code) AS units FROM marts.rpt_qd766_scores WHERE basis = 'historical'"
+        " GROUP BY scope ORDER BY 1",
     )
     assert [(r["scope"], r["units"]) for r in counts] == [("area", 2), ("unit", 6)]
+
+
+def test_without_a_reform_both_bases_agree(built, warehouse):
+    """No unit of this register ended: today's units are the units of every period, so the current basis holds
+    exactly the historical rows (reform.md: both are stored, either filter gives the complete series)."""
+    for table in INCREMENTAL_MARTS:
+        rows = fetch(warehouse, f"SELECT * FROM marts.{table}")
+        by_basis: dict[str, set] = {"historical": set(), "current": set()}
+        for r in rows:
+            by_basis[r["basis"]].add(
+                tuple(v for k, v in sorted(r.items()) if k not in ("basis", "_refreshed_at", "_lookup_fingerprint"))
+            )
+        assert by_basis["historical"], table
+        assert by_basis["current"] == by_basis["historical"], table
 
 
 def test_rerun_without_change_is_a_no_op(built, warehouse):
@@ -269,7 +290,7 @@ def test_restated_day_rewrites_only_its_periods(built, sources, warehouse):
     assert (row["numerator"], row["denominator"]) == (3, 3)
     (q1,) = fetch(
         warehouse,
-        "SELECT * FROM marts.rpt_dossier_report WHERE unit_code = %s AND scope = 'unit'"
+        "SELECT * FROM marts.rpt_dossier_report WHERE basis = 'historical' AND unit_code = %s AND scope = 'unit'"
         " AND period_type = 'quarter' AND period_start = %s",
         S1,
         JAN,

@@ -11,7 +11,8 @@
 
 select
     report_date,
-    unit_code,
+    s.unit_code,
+    v.unit_valid_from,
     incoming_total,
     incoming_electronic,
     outgoing_total,
@@ -24,7 +25,11 @@ select
     is_deleted,
     source_seq,
     {{ run_stamp() }} as _refreshed_at
-from {{ ref('stg_edoc__document_counts') }}
+from {{ ref('stg_edoc__document_counts') }} as s
+-- the unit identity valid that day (identifiers are reused across the 2025 reform; the loader quarantines rows
+-- outside every validity)
+inner join {{ ref('int_unit_versions') }} as v
+    on s.unit_code = v.unit_code and s.report_date >= v.valid_from and (v.valid_to is null or s.report_date <= v.valid_to)
 {%- if is_incremental() %}
     where report_date in ({{ changed_raw_dates(source('edoc', 'edoc_documents_daily'), 'report_date') }})
 {%- endif %}

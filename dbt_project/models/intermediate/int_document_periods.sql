@@ -10,7 +10,7 @@
 
 {{ period_rollup(
     daily=ref('int_document_daily'),
-    keys=['unit_code'],
+    keys=['unit_code', 'unit_valid_from'],
     flows=['incoming_total', 'incoming_electronic', 'outgoing_total', 'outgoing_electronic', 'outgoing_signed', 'outgoing_via_axis', 'paper_parallel', 'work_files_total', 'work_files_online'],
     stocks=[],
 ) }}

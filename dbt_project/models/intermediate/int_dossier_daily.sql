@@ -11,7 +11,8 @@
 
 select
     report_date,
-    unit_code,
+    s.unit_code,
+    v.unit_valid_from,
     procedure_code,
     received_online,
     received_in_person,
@@ -34,7 +35,11 @@ select
     is_deleted,
     source_seq,
     {{ run_stamp() }} as _refreshed_at
-from {{ ref('stg_one_stop_shop__dossier_counts') }}
+from {{ ref('stg_one_stop_shop__dossier_counts') }} as s
+-- the unit identity valid that day (identifiers are reused across the 2025 reform; the loader quarantines rows
+-- outside every validity)
+inner join {{ ref('int_unit_versions') }} as v
+    on s.unit_code = v.unit_code and s.report_date >= v.valid_from and (v.valid_to is null or s.report_date <= v.valid_to)
 {%- if is_incremental() %}
     where report_date in ({{ changed_raw_dates(source('one_stop_shop', 'oss_dossier_daily'), 'ngay') }})
 {%- endif %}

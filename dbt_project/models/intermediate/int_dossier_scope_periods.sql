@@ -1,4 +1,4 @@
--- Dossier figures per (period, unit, scope): Biểu 06 columns and the counts of the dossier indicators.
+-- Dossier figures per (basis, period, unit, scope): Biểu 06 columns and the counts of the dossier indicators.
 -- Counts are summed over the scope's units first; ratios are taken later (never averaged).
 {{
     config(
@@ -9,7 +9,8 @@
     )
 }}
 
-{%- set lookups = [ref('stg_one_stop_shop__units'), ref('stg_one_stop_shop__procedures')] %}
+{#- int_unit_members: which units make up a current-basis row changes when the last loaded day crosses a reform -#}
+{%- set lookups = [ref('stg_one_stop_shop__units'), ref('stg_one_stop_shop__procedures'), ref('int_unit_members')] %}
 
 with
 
@@ -37,9 +38,11 @@ dossiers as (
 
 measures as (
     select
+        s.basis,
         s.period_type,
         s.period_start,
         s.unit_code,
+        s.unit_valid_from,
         s.scope,
         coalesce(sum(d.received_total), 0)::integer as received_total,
         coalesce(sum(d.received_online), 0)::integer as received_online,
@@ -78,7 +81,8 @@ measures as (
             s.period_type = d.period_type
             and s.period_start = d.period_start
             and s.member_unit_code = d.unit_code
-    group by s.period_type, s.period_start, s.unit_code, s.scope
+            and s.member_valid_from = d.unit_valid_from
+    group by s.basis, s.period_type, s.period_start, s.unit_code, s.unit_valid_from, s.scope
 )
 
 select

@@ -15,6 +15,7 @@
 
 {%- set lookups = [
     ref('stg_one_stop_shop__units'),
+    ref('int_unit_members'),
     ref('stg_one_stop_shop__procedures'),
     ref('int_calendar_days'),
 ] %}
@@ -41,18 +42,10 @@ unit_periods as (
     where {{ period_filter(affected, 'u') }}
 ),
 
+-- members with their register attributes on the row's as_of day (NULL when the member was not valid then)
 scopes as (
-    select
-        s.*,
-        u.unit_type as member_unit_type,
-        u.staff_count as member_staff_count,
-        u.offers_e_certified_copy as member_offers_e_certified_copy
+    select s.*
     from {{ ref('int_scope_members') }} as s
-    inner join unit_periods as u
-        on
-            s.period_type = u.period_type
-            and s.period_start = u.period_start
-            and s.member_unit_code = u.unit_code
     where {{ period_filter(affected, 's') }}
 ),
 
@@ -95,9 +88,11 @@ publication as (
 -- ⓟ: procedures under the competence of the scope's units (union), in the catalogue at period end.
 competence as (
     select
+        s.basis,
         s.period_type,
         s.period_start,
         s.unit_code,
+        s.unit_valid_from,
         s.scope,
         count(distinct pr.procedure_code) as procedures,
         count(distinct pr.procedure_code) filter (
@@ -113,17 +108,20 @@ competence as (
         ) as fee_procedures_integrated
     from scopes as s
     inner join periods as p on s.period_type = p.period_type and s.period_start = p.period_start
-    inner join {{ ref('int_procedure_competence') }} as c on s.member_unit_code = c.unit_code
+    inner join {{ ref('int_procedure_competence') }} as c
+        on s.member_unit_code = c.unit_code and s.member_unit_type = c.unit_type
     inner join procedures as pr
         on c.procedure_code = pr.procedure_code and coalesce(pr.announced_on, p.period_end) <= p.period_end
-    group by s.period_type, s.period_start, s.unit_code, s.scope
+    group by s.basis, s.period_type, s.period_start, s.unit_code, s.unit_valid_from, s.scope
 ),
 
 petitions as (
     select
+        s.basis,
         s.period_type,
         s.period_start,
         s.unit_code,
+        s.unit_valid_from,
         s.scope,
         coalesce(sum(pp.handled_on_time), 0) as handled_on_time,
         coalesce(sum(pp.handled_on_time + pp.handled_late), 0) as handled,
@@ -139,14 +137,17 @@ petitions as (
             s.period_type = pp.period_type
             and s.period_start = pp.period_start
             and s.member_unit_code = pp.unit_code
-    group by s.period_type, s.period_start, s.unit_code, s.scope
+            and s.member_valid_from = pp.unit_valid_from
+    group by s.basis, s.period_type, s.period_start, s.unit_code, s.unit_valid_from, s.scope
 ),
 
 documents as (
     select
+        s.basis,
         s.period_type,
         s.period_start,
         s.unit_code,
+        s.unit_valid_from,
         s.scope,
         coalesce(sum(dp.incoming_total), 0) as incoming_total,
         coalesce(sum(dp.incoming_electronic), 0) as incoming_electronic,
@@ -166,22 +167,25 @@ documents as (
             s.period_type = dp.period_type
             and s.period_start = dp.period_start
             and s.member_unit_code = dp.unit_code
-    group by s.period_type, s.period_start, s.unit_code, s.scope
+            and s.member_valid_from = dp.unit_valid_from
+    group by s.basis, s.period_type, s.period_start, s.unit_code, s.unit_valid_from, s.scope
 ),
 
 signatures as (
     select
+        s.basis,
         s.period_type,
         s.period_start,
         s.unit_code,
+        s.unit_valid_from,
         s.scope,
         coalesce(sum(sp.personal_certs_active), 0) as personal_certs_active,
         coalesce(sum(sp.personal_signatures), 0) as personal_signatures,
         coalesce(sum(sp.org_signatures + sp.personal_signatures), 0) as signatures,
         coalesce(sum(sp.remote_signatures), 0) as remote_signatures,
-        count(*) as units_in_scope,
-        count(*) filter (where sp.org_certs_active > 0) as units_with_org_cert,
-        sum(s.member_staff_count) as staff,
+        count(*) filter (where s.member_at_end) as units_in_scope,
+        count(*) filter (where s.member_at_end and sp.org_certs_active > 0) as units_with_org_cert,
+        coalesce(sum(s.member_staff_count) filter (where s.member_at_end), 0) as staff,
         -- electronic certified copies are a commune service
         count(*) filter (where s.member_unit_type = 'UBND_XA') as communes,
         count(*) filter (
@@ -196,14 +200,17 @@ signatures as (
             s.period_type = sp.period_type
             and s.period_start = sp.period_start
             and s.member_unit_code = sp.unit_code
-    group by s.period_type, s.period_start, s.unit_code, s.scope
+            and s.member_valid_from = sp.unit_valid_from
+    group by s.basis, s.period_type, s.period_start, s.unit_code, s.unit_valid_from, s.scope
 ),
 
 measures as (
     select
+        g.basis,
         g.period_type,
         g.period_start,
         g.unit_code,
+        g.unit_valid_from,
         g.scope,
         u.unit_type,
         p.esign_working_days,
@@ -266,38 +273,53 @@ measures as (
     from signatures as sig
     inner join (
         select distinct
+            basis,
             period_type,
             period_start,
             unit_code,
+            unit_valid_from,
             scope
         from scopes
     ) as g
         on
-            sig.period_type = g.period_type
+            sig.basis = g.basis
+            and sig.period_type = g.period_type
             and sig.period_start = g.period_start
             and sig.unit_code = g.unit_code
+            and sig.unit_valid_from = g.unit_valid_from
             and sig.scope = g.scope
     inner join periods as p on g.period_type = p.period_type and g.period_start = p.period_start
     inner join unit_periods as u
-        on g.period_type = u.period_type and g.period_start = u.period_start and g.unit_code = u.unit_code
+        on
+            g.basis = u.basis
+            and g.period_type = u.period_type
+            and g.period_start = u.period_start
+            and g.unit_code = u.unit_code
+            and g.unit_valid_from = u.unit_valid_from
     inner join publication as pub on g.period_type = pub.period_type and g.period_start = pub.period_start
     inner join petitions as pt
         on
             g.period_type = pt.period_type
             and g.period_start = pt.period_start
             and g.unit_code = pt.unit_code
+            and g.basis = pt.basis
+            and g.unit_valid_from = pt.unit_valid_from
             and g.scope = pt.scope
     inner join documents as doc
         on
             g.period_type = doc.period_type
             and g.period_start = doc.period_start
             and g.unit_code = doc.unit_code
+            and g.basis = doc.basis
+            and g.unit_valid_from = doc.unit_valid_from
             and g.scope = doc.scope
     left join competence as c
         on
             g.period_type = c.period_type
             and g.period_start = c.period_start
             and g.unit_code = c.unit_code
+            and g.basis = c.basis
+            and g.unit_valid_from = c.unit_valid_from
             and g.scope = c.scope
     left join (
         select d.* from {{ ref('int_dossier_scope_periods') }} as d
@@ -307,13 +329,17 @@ measures as (
             g.period_type = d.period_type
             and g.period_start = d.period_start
             and g.unit_code = d.unit_code
+            and g.basis = d.basis
+            and g.unit_valid_from = d.unit_valid_from
             and g.scope = d.scope
 )
 
 select
+    m.basis,
     m.period_type,
     m.period_start,
     m.unit_code,
+    m.unit_valid_from,
     m.scope,
     m.unit_type,
     v.indicator_code,

@@ -10,7 +10,7 @@
 
 {{ period_rollup(
     daily=ref('int_petition_daily'),
-    keys=['unit_code'],
+    keys=['unit_code', 'unit_valid_from'],
     flows=['received', 'handled_on_time', 'handled_late', 'dissatisfied'],
     stocks=['in_progress_within', 'in_progress_overdue'],
 ) }}

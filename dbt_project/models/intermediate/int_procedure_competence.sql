@@ -1,4 +1,4 @@
--- A unit's procedures: those whose donViThucHien lists it, plus those with an empty list at its level.
+-- A unit's procedures (by identifier and type: a reused identifier of another type has other procedures): those whose donViThucHien lists it, plus those with an empty list at its level.
 {{ config(indexes=[{'columns': ['unit_code']}]) }}
 
 with
@@ -6,6 +6,7 @@ with
 units as (
     select distinct
         u.unit_code,
+        u.unit_type,
         t.procedure_level
     from {{ ref('stg_one_stop_shop__units') }} as u
     inner join {{ ref('unit_types') }} as t on u.unit_type = t.unit_type
@@ -13,6 +14,7 @@ units as (
 
 select distinct
     u.unit_code,
+    u.unit_type,
     p.procedure_code
 from units as u
 inner join {{ ref('stg_one_stop_shop__procedures') }} as p

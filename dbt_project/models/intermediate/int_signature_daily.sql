@@ -11,7 +11,8 @@
 
 select
     report_date,
-    unit_code,
+    s.unit_code,
+    v.unit_valid_from,
     org_certs_active,
     personal_certs_active,
     org_certs_issued,
@@ -23,7 +24,11 @@ select
     is_deleted,
     source_seq,
     {{ run_stamp() }} as _refreshed_at
-from {{ ref('stg_esign__signature_counts') }}
+from {{ ref('stg_esign__signature_counts') }} as s
+-- the unit identity valid that day (identifiers are reused across the 2025 reform; the loader quarantines rows
+-- outside every validity)
+inner join {{ ref('int_unit_versions') }} as v
+    on s.unit_code = v.unit_code and s.report_date >= v.valid_from and (v.valid_to is null or s.report_date <= v.valid_to)
 {%- if is_incremental() %}
     where report_date in ({{ changed_raw_dates(source('esign', 'esign_signatures_daily'), 'report_date') }})
 {%- endif %}

@@ -10,7 +10,7 @@
 
 {{ period_rollup(
     daily=ref('int_signature_daily'),
-    keys=['unit_code'],
+    keys=['unit_code', 'unit_valid_from'],
     flows=['org_certs_issued', 'personal_certs_issued', 'certs_revoked', 'org_signatures', 'personal_signatures', 'remote_signatures'],
     stocks=['org_certs_active', 'personal_certs_active'],
 ) }}

@@ -1,20 +1,61 @@
--- Units valid in each period (a version overlapping it), with the attributes of the latest such version.
-{{ config(indexes=[{'columns': ['period_type', 'period_start', 'unit_code'], 'unique': true}]) }}
+-- The rows each basis reports per period (reform.md), with the attributes of the unit's version at `as_of`, the
+-- day its register attributes and stocks are read:
+--   historical: every unit valid at some time in the period (up to the last loaded day), as of the period's end
+--               or its own end if it ended in the period;
+--   current:    every unit valid on the last loaded day, in every period, as of the period's end.
+{{ config(indexes=[{'columns': ['basis', 'period_type', 'period_start', 'unit_code', 'unit_valid_from'], 'unique': true}]) }}
 
-select distinct on (p.period_type, p.period_start, u.unit_code)
-    p.period_type,
-    p.period_start,
-    p.period_end,
-    u.unit_code,
-    u.unit_name,
-    u.unit_type,
-    t.procedure_level,
-    u.parent_unit_code,
-    u.staff_count,
-    u.offers_e_certified_copy,
-    u.valid_from
-from {{ ref('int_periods') }} as p
-inner join {{ ref('stg_one_stop_shop__units') }} as u
-    on p.period_end >= u.valid_from and (u.valid_to is null or p.period_start <= u.valid_to)
-left join {{ ref('unit_types') }} as t on u.unit_type = t.unit_type
-order by p.period_type asc, p.period_start asc, u.unit_code asc, u.valid_from desc
+with
+
+periods as (
+    select
+        period_type,
+        period_start,
+        period_end,
+        evaluated_to,
+        data_last_day
+    from {{ ref('int_periods') }}
+),
+
+historical as (
+    select distinct on (p.period_type, p.period_start, v.unit_code, v.unit_valid_from)
+        'historical'::text as basis,
+        p.period_type,
+        p.period_start,
+        p.period_end,
+        least(p.evaluated_to, coalesce(v.unit_valid_to, p.evaluated_to)) as as_of,
+        v.*
+    from periods as p
+    inner join {{ ref('int_unit_versions') }} as v
+        on p.evaluated_to >= v.valid_from and (v.valid_to is null or p.period_start <= v.valid_to)
+    order by p.period_type asc, p.period_start asc, v.unit_code asc, v.unit_valid_from asc, v.valid_from desc
+),
+
+current_versions as (
+    select v.*
+    from {{ ref('int_unit_versions') }} as v
+    inner join (select max(data_last_day) as last_day from periods) as l
+        on v.valid_from <= l.last_day and (v.valid_to is null or v.valid_to >= l.last_day)
+),
+
+current_rows as (
+    select
+        'current'::text as basis,
+        p.period_type,
+        p.period_start,
+        p.period_end,
+        p.evaluated_to as as_of,
+        v.*
+    from periods as p
+    cross join current_versions as v
+)
+
+{%- set cols = [
+    'basis', 'period_type', 'period_start', 'period_end', 'as_of', 'unit_code', 'unit_valid_from', 'unit_valid_to',
+    'unit_name', 'unit_type', 'procedure_level', 'parent_unit_code', 'parent_valid_from', 'staff_count',
+    'offers_e_certified_copy',
+] %}
+
+select {{ cols | join(', ') }} from historical
+union all
+select {{ cols | join(', ') }} from current_rows

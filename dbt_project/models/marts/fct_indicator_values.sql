@@ -1,4 +1,4 @@
--- One row per (indicator, unit, scope, period). Max points, cap, zero-denominator rule and direction come from
+-- One row per (basis, indicator, unit, scope, period); a unit is its identifier and validity start. Max points, cap, zero-denominator rule and direction come from
 -- the catalogue seed; the work-file target from work_file_targets by the unit's type.
 {{
     config(
@@ -62,8 +62,10 @@ rated as (
 )
 
 select
+    basis,
     indicator_code,
     unit_code,
+    unit_valid_from,
     scope,
     period_type,
     period_start,

@@ -1,4 +1,4 @@
--- Biểu 06/VPCP/KSTT figures per (unit, scope, period), every period type (report_* = Decree 09 windows).
+-- Biểu 06/VPCP/KSTT figures per (basis, unit, scope, period), every period type (report_* = Decree 09 windows).
 {{
     config(
         materialized='incremental',
@@ -15,7 +15,9 @@ affected as (
 )
 
 select
+    d.basis,
     d.unit_code,
+    d.unit_valid_from,
     d.scope,
     d.period_type,
     d.period_start,

@@ -1,4 +1,4 @@
--- QD766 points per group and total per (unit, scope, period), with the band (inclusive lower bounds).
+-- QD766 points per group and total per (basis, unit, scope, period), with the band (inclusive lower bounds).
 {{
     config(
         materialized='incremental',
@@ -18,7 +18,9 @@ affected as (
 
 groups as (
     select
+        f.basis,
         f.unit_code,
+        f.unit_valid_from,
         f.scope,
         f.period_type,
         f.period_start,
@@ -34,11 +36,13 @@ groups as (
     from {{ ref('fct_indicator_values') }} as f
     inner join affected as a on f.period_type = a.period_type and f.period_start = a.period_start
     where f.framework = 'QD766'
-    group by f.unit_code, f.scope, f.period_type, f.period_start, f.period_end, f.evaluated_to
+    group by f.basis, f.unit_code, f.unit_valid_from, f.scope, f.period_type, f.period_start, f.period_end, f.evaluated_to
 )
 
 select
+    g.basis,
     g.unit_code,
+    g.unit_valid_from,
     g.scope,
     g.period_type,
     g.period_start,

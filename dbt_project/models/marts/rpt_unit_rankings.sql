@@ -1,6 +1,9 @@
--- QD766 and CDS rankings per period and unit group: standard competition ranking (1, 2, 2, 4) on score
--- descending; previous_rank / rank_change against the preceding period of the same type. A changed period also
--- rewrites the following one, whose rank_change depends on it.
+-- QD766 and CDS rankings per basis, period and unit group: standard competition ranking (1, 2, 2, 4) on score
+-- descending; previous_rank / rank_change against the preceding period of the same type in the same basis. A
+-- ranking ranks the units of its group valid on the period's last day (evaluated to date: the last loaded day):
+-- historical = the units as they were (so HUYEN exists only for periods ending before 1/7/2025 and a new commune
+-- has no rank before it existed); current = today's units, each with its predecessors' figures, so rank changes
+-- across the reform are real. A changed period also rewrites the following one, whose rank_change depends on it.
 {{
     config(
         materialized='incremental',
@@ -10,7 +13,7 @@
     )
 }}
 
-{%- set lookups = [ref('ranking_weights'), ref('ranking_groups'), ref('stg_one_stop_shop__units')] %}
+{%- set lookups = [ref('ranking_weights'), ref('ranking_groups'), ref('stg_one_stop_shop__units'), ref('int_unit_members')] %}
 
 with
 
@@ -51,44 +54,60 @@ needed as (
 scores as (
     select
         w.ranking_code,
+        f.basis,
         f.period_type,
         f.period_start,
         f.unit_code,
+        f.unit_valid_from,
         f.scope,
         round(sum(w.multiplier * f.points), 2) as score
     from {{ ref('fct_indicator_values') }} as f
     inner join needed as n on f.period_type = n.period_type and f.period_start = n.period_start
     inner join {{ ref('ranking_weights') }} as w
         on w.component_kind = 'framework_total' and f.framework = w.component_code
-    group by w.ranking_code, f.period_type, f.period_start, f.unit_code, f.scope
+    group by w.ranking_code, f.basis, f.period_type, f.period_start, f.unit_code, f.unit_valid_from, f.scope
 ),
 
 ranked as (
     select
         s.ranking_code,
+        s.basis,
         s.period_type,
         s.period_start,
         g.unit_group,
         s.unit_code,
+        s.unit_valid_from,
         u.unit_name,
         s.score,
         rank() over (
-            partition by s.ranking_code, s.period_type, s.period_start, g.unit_group order by s.score desc
+            partition by s.ranking_code, s.basis, s.period_type, s.period_start, g.unit_group
+            order by s.score desc
         )::integer as rank,
-        count(*) over (partition by s.ranking_code, s.period_type, s.period_start, g.unit_group)::integer
-            as units_ranked
+        count(*) over (
+            partition by s.ranking_code, s.basis, s.period_type, s.period_start, g.unit_group
+        )::integer as units_ranked
     from scores as s
     inner join {{ ref('int_unit_periods') }} as u
-        on s.period_type = u.period_type and s.period_start = u.period_start and s.unit_code = u.unit_code
+        on
+            s.basis = u.basis
+            and s.period_type = u.period_type
+            and s.period_start = u.period_start
+            and s.unit_code = u.unit_code
+            and s.unit_valid_from = u.unit_valid_from
+    inner join {{ ref('int_periods') }} as p on s.period_type = p.period_type and s.period_start = p.period_start
     inner join {{ ref('ranking_groups') }} as g on u.unit_type = g.unit_type and s.scope = g.scope
+    -- valid on the period's (evaluated) last day
+    where u.unit_valid_to is null or u.unit_valid_to >= p.evaluated_to
 )
 
 select
+    r.basis,
     r.ranking_code,
     r.period_type,
     r.period_start,
     r.unit_group,
     r.unit_code,
+    r.unit_valid_from,
     t.period_end,
     r.unit_name,
     r.score,
@@ -103,7 +122,9 @@ inner join targets as t on r.period_type = t.period_type and r.period_start = t.
 left join ranked as prev
     on
         r.ranking_code = prev.ranking_code
+        and r.basis = prev.basis
         and r.period_type = prev.period_type
         and t.previous_period_start = prev.period_start
         and r.unit_group = prev.unit_group
         and r.unit_code = prev.unit_code
+        and r.unit_valid_from = prev.unit_valid_from

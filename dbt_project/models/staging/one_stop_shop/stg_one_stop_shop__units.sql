@@ -1,4 +1,5 @@
--- Unit register: latest version per (unit, validity start); tombstoned versions dropped.
+-- Unit register: latest version per (unit, validity start); tombstoned versions dropped. `successor_unit_codes` is
+-- the register's donViKeThua (primary successor first; empty when the unit has none or has not ended).
 with
 
 versions as (
@@ -13,6 +14,7 @@ versions as (
         co_chung_thuc_dien_tu,
         hieu_luc_tu,
         hieu_luc_den,
+        don_vi_ke_thua,
         _is_deleted,
         _seq,
         row_number() over (partition by ma_dinh_danh, hieu_luc_tu order by _seq desc) as version_rank
@@ -30,6 +32,7 @@ select
     coalesce(co_chung_thuc_dien_tu, false) as offers_e_certified_copy,
     hieu_luc_tu::date as valid_from,
     hieu_luc_den::date as valid_to,
+    coalesce(don_vi_ke_thua, '{}')::text[] as successor_unit_codes,
     _seq as source_seq
 from versions
 where version_rank = 1 and not _is_deleted

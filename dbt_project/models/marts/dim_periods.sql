@@ -1,0 +1,48 @@
+-- One row per period the warehouse holds (every type), with its Vietnamese label, a sort key, and whether every
+-- day of it is loaded. A period running past the last loaded day is evaluated to date (`evaluated_to`).
+with
+
+days as (
+    select distinct report_date from {{ ref('int_data_days') }}
+),
+
+loaded as (
+    select
+        p.period_type,
+        p.period_start,
+        count(d.report_date)::integer as days_loaded
+    from {{ ref('int_periods') }} as p
+    left join days as d on d.report_date between p.period_start and p.period_end
+    group by p.period_type, p.period_start
+)
+
+select
+    p.period_type,
+    p.period_start,
+    p.period_end,
+    case p.period_type
+        when 'month' then to_char(p.period_start, 'YYYY') || ' – Tháng ' || to_char(p.period_start, 'MM')
+        when 'quarter' then to_char(p.period_start, 'YYYY') || ' – Quý ' || to_char(p.period_start, 'Q')
+        when 'year' then 'Năm ' || to_char(p.period_start, 'YYYY')
+        else
+            'Kỳ báo cáo '
+            || case p.period_type
+                when 'report_quarter' then 'quý '
+                when 'report_half' then '6 tháng '
+                when 'report_nine_months' then '9 tháng '
+                when 'report_year' then 'năm '
+                else ''
+            end
+            || case
+                when extract(year from p.period_start) = extract(year from p.period_end)
+                    then to_char(p.period_start, 'DD/MM')
+                else to_char(p.period_start, 'DD/MM/YYYY')
+            end
+            || '–' || to_char(p.period_end, 'DD/MM/YYYY')
+    end as label_vi,
+    to_char(p.period_start, 'YYYY-MM-DD') || ' ' || p.period_type as sort_key,
+    p.evaluated_to,
+    l.days_loaded,
+    l.days_loaded = p.period_end - p.period_start + 1 as is_complete
+from {{ ref('int_periods') }} as p
+inner join loaded as l on p.period_type = l.period_type and p.period_start = l.period_start
