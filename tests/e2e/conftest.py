@@ -16,8 +16,10 @@ import pytest
 from chiso.settings import REPO_ROOT
 
 E2E_HOME = Path(os.environ.get("CHISO_E2E_HOME", REPO_ROOT / "var" / "e2e-stack"))
-E2E_START = os.environ.get("CHISO_E2E_START", "2024-01-01")
-E2E_END = os.environ.get("CHISO_E2E_END", "2024-03-31")
+# The merged Phú Thọ across the 1/7/2025 reform (reform.md): June under the old units, July under the new.
+E2E_PROVINCE = os.environ.get("CHISO_E2E_PROVINCE", "25")
+E2E_START = os.environ.get("CHISO_E2E_START", "2025-06-10")
+E2E_END = os.environ.get("CHISO_E2E_END", "2025-07-31")
 E2E_ENV = {
     "CHISO_HOME": str(E2E_HOME),
     "CHISO_PG_PORT": "5533",
@@ -29,6 +31,7 @@ E2E_ENV = {
     "CHISO_DOCS_PORT": "8189",
     "CHISO_DEMO_START": E2E_START,
     "CHISO_DEMO_END": E2E_END,
+    "CHISO_PROVINCE": E2E_PROVINCE,
 }
 
 
