@@ -1,14 +1,18 @@
 {#-
   Daily facts -> every period type. Flows are summed over the period's days; stocks are read on the period's last
-  day (or the source's last loaded day when the period runs past it); `<stock>_start` is the stock at the end of
-  the day before the period (Biểu 06 carried over). No source row on a day = zero.
+  day (or the source's last loaded day when the period runs past it, or the key's own last day, `valid_to`, when
+  it ended inside the period: a unit that ended on 30/6/2025 keeps its stock of that day in the year 2025);
+  `<stock>_start` is the stock at the end of the day before the period (Biểu 06 carried over). No source row on a
+  day = zero.
 
   Month and report_month ("base" periods) are computed from days; quarter/year and report_quarter/half/nine
   months/year roll up from their base periods, so a daily run touching one day reads one month of days, not a year.
   Incrementally only the periods holding changed days (and a period starting the day after one, whose carried-over
   stock moved) are rewritten; unchanged base periods needed by a parent come from the model itself.
 -#}
-{% macro period_rollup(daily, keys, flows, stocks) %}
+{% macro period_rollup(daily, keys, flows, stocks, valid_to=none) %}
+{%- set own_end = ('coalesce(d.' ~ valid_to ~ ', p.period_end)') if valid_to else 'p.period_end' -%}
+{%- set own_end_r = ('coalesce(r.' ~ valid_to ~ ', p.period_end)') if valid_to else 'p.period_end' -%}
 {%- set start_cols = [] -%}
 {%- for s in stocks %}{% do start_cols.append(s ~ '_start') %}{% endfor -%}
 {%- set value_cols = flows + stocks + start_cols -%}
@@ -103,7 +107,7 @@ fresh_base as (
             {%- do exprs.append('coalesce(sum(d.' ~ f ~ ') filter (where d.report_date >= p.period_start), 0) as ' ~ f) %}
         {%- endfor %}
         {%- for s in stocks %}
-            {%- do exprs.append('coalesce(sum(d.' ~ s ~ ') filter (where d.report_date = least(p.period_end, b.last_day)), 0) as ' ~ s) %}
+            {%- do exprs.append('coalesce(sum(d.' ~ s ~ ') filter (where d.report_date = least(p.period_end, b.last_day, ' ~ own_end ~ ')), 0) as ' ~ s) %}
         {%- endfor %}
         {%- for s in stocks %}
             {%- do exprs.append('coalesce(sum(d.' ~ s ~ ') filter (where d.report_date = p.period_start - 1), 0) as ' ~ s ~ '_start') %}
@@ -158,7 +162,7 @@ parent_rows as (
         {%- for k in keys %}{% do exprs.append('r.' ~ k) %}{% endfor %}
         {%- for f in flows %}{% do exprs.append('sum(r.' ~ f ~ ') as ' ~ f) %}{% endfor %}
         {%- for s in stocks %}
-            {%- do exprs.append('coalesce(sum(r.' ~ s ~ ') filter (where r.period_start = last_base.base_period_start), 0) as ' ~ s) %}
+            {%- do exprs.append('coalesce(sum(r.' ~ s ~ ') filter (where least(p.period_end, b.last_day, ' ~ own_end_r ~ ') between r.period_start and r.period_end), 0) as ' ~ s) %}
         {%- endfor %}
         {%- for s in stocks %}
             {%- do exprs.append('coalesce(sum(r.' ~ s ~ '_start) filter (where r.period_start = p.period_start), 0) as ' ~ s ~ '_start') %}
@@ -166,10 +170,6 @@ parent_rows as (
         {{ exprs | join(',\n        ') }}
     from affected_periods as p
     cross join source_bounds as b
-    inner join {{ ref('int_calendar_periods') }} as last_base
-        on
-            last_base.date_day = least(p.period_end, b.last_day)
-            and p.period_type = last_base.period_type
     inner join base_rows as r
         on
             p.base_period_type = r.period_type

@@ -13,6 +13,7 @@ select
     report_date,
     s.unit_code,
     v.unit_valid_from,
+    v.unit_valid_to,
     incoming_total,
     incoming_electronic,
     outgoing_total,

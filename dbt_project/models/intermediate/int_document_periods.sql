@@ -10,7 +10,8 @@
 
 {{ period_rollup(
     daily=ref('int_document_daily'),
-    keys=['unit_code', 'unit_valid_from'],
+    keys=['unit_code', 'unit_valid_from', 'unit_valid_to'],
     flows=['incoming_total', 'incoming_electronic', 'outgoing_total', 'outgoing_electronic', 'outgoing_signed', 'outgoing_via_axis', 'paper_parallel', 'work_files_total', 'work_files_online'],
+    valid_to='unit_valid_to',
     stocks=[],
 ) }}

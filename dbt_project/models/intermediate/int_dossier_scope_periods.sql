@@ -1,5 +1,6 @@
 -- Dossier figures per (basis, period, unit, scope): Biểu 06 columns and the counts of the dossier indicators.
--- Counts are summed over the scope's units first; ratios are taken later (never averaged).
+-- Counts are summed over the scope's units first; ratios are taken later (never averaged). Stocks at the end count
+-- only the members valid on the row's as_of day (a predecessor that ended before it holds none then).
 {{
     config(
         materialized='incremental',
@@ -56,9 +57,10 @@ measures as (
         coalesce(sum(d.resolved_early), 0)::integer as resolved_early,
         coalesce(sum(d.resolved_on_time), 0)::integer as resolved_on_time,
         coalesce(sum(d.resolved_late), 0)::integer as resolved_late,
-        coalesce(sum(d.in_progress_within + d.in_progress_overdue), 0)::integer as in_progress_total,
-        coalesce(sum(d.in_progress_within), 0)::integer as in_progress_within,
-        coalesce(sum(d.in_progress_overdue), 0)::integer as in_progress_overdue,
+        coalesce(sum(d.in_progress_within + d.in_progress_overdue) filter (where s.member_at_end), 0)::integer
+            as in_progress_total,
+        coalesce(sum(d.in_progress_within) filter (where s.member_at_end), 0)::integer as in_progress_within,
+        coalesce(sum(d.in_progress_overdue) filter (where s.member_at_end), 0)::integer as in_progress_overdue,
         coalesce(sum(d.synced), 0)::integer as synced,
         coalesce(sum(d.e_result), 0)::integer as e_result,
         coalesce(sum(d.digitized), 0)::integer as digitized,

@@ -126,8 +126,9 @@ petitions as (
         coalesce(sum(pp.handled_on_time), 0) as handled_on_time,
         coalesce(sum(pp.handled_on_time + pp.handled_late), 0) as handled,
         coalesce(sum(pp.dissatisfied), 0) as dissatisfied,
-        coalesce(sum(pp.in_progress_within), 0) as in_progress_within,
-        coalesce(sum(pp.in_progress_within + pp.in_progress_overdue), 0) as in_progress_total
+        coalesce(sum(pp.in_progress_within) filter (where s.member_at_end), 0) as in_progress_within,
+        coalesce(sum(pp.in_progress_within + pp.in_progress_overdue) filter (where s.member_at_end), 0)
+            as in_progress_total
     from scopes as s
     left join (
         select pp.* from {{ ref('int_petition_periods') }} as pp
@@ -179,7 +180,7 @@ signatures as (
         s.unit_code,
         s.unit_valid_from,
         s.scope,
-        coalesce(sum(sp.personal_certs_active), 0) as personal_certs_active,
+        coalesce(sum(sp.personal_certs_active) filter (where s.member_at_end), 0) as personal_certs_active,
         coalesce(sum(sp.personal_signatures), 0) as personal_signatures,
         coalesce(sum(sp.org_signatures + sp.personal_signatures), 0) as signatures,
         coalesce(sum(sp.remote_signatures), 0) as remote_signatures,

@@ -13,6 +13,7 @@ select
     report_date,
     s.unit_code,
     v.unit_valid_from,
+    v.unit_valid_to,
     received,
     handled_on_time,
     handled_late,

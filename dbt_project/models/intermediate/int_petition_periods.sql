@@ -10,7 +10,8 @@
 
 {{ period_rollup(
     daily=ref('int_petition_daily'),
-    keys=['unit_code', 'unit_valid_from'],
+    keys=['unit_code', 'unit_valid_from', 'unit_valid_to'],
     flows=['received', 'handled_on_time', 'handled_late', 'dissatisfied'],
+    valid_to='unit_valid_to',
     stocks=['in_progress_within', 'in_progress_overdue'],
 ) }}

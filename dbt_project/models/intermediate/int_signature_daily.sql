@@ -13,6 +13,7 @@ select
     report_date,
     s.unit_code,
     v.unit_valid_from,
+    v.unit_valid_to,
     org_certs_active,
     personal_certs_active,
     org_certs_issued,

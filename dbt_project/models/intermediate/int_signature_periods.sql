@@ -10,7 +10,8 @@
 
 {{ period_rollup(
     daily=ref('int_signature_daily'),
-    keys=['unit_code', 'unit_valid_from'],
+    keys=['unit_code', 'unit_valid_from', 'unit_valid_to'],
     flows=['org_certs_issued', 'personal_certs_issued', 'certs_revoked', 'org_signatures', 'personal_signatures', 'remote_signatures'],
+    valid_to='unit_valid_to',
     stocks=['org_certs_active', 'personal_certs_active'],
 ) }}
