@@ -3,6 +3,7 @@ that must not depend on a dbt build (also used by bench/export_bulk.py)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 # Across the 2025 reform (reform.md): every table but dim_units carries `basis` ('historical' | 'current') and
@@ -66,3 +67,70 @@ def periods(start: date, end: date) -> list[tuple[str, date, date]]:
         out.add(("report_year", ystart, date(wy, 12, 14)))
         d += timedelta(days=1)
     return sorted(out)
+
+
+# ---------------------------------------------------------------- a unit register across the reform
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A unit of the register (one version): identifier + validity is the unit, since identifiers are reused.
+    `successors` is the register's donViKeThua (primary first): units beginning the day after `valid_to`."""
+
+    code: str
+    name: str
+    type: str
+    parent: str | None  # parent identifier: the unit with that code valid on the same day
+    area: str = "26"
+    valid_from: date = date(2020, 1, 1)
+    valid_to: date | None = None
+    successors: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> tuple[str, date]:
+        return (self.code, self.valid_from)
+
+    def valid_on(self, day: date) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or self.valid_to >= day)
+
+
+class Register:
+    """The units of a register and how each one's figures reach today's units (reform.md, current basis)."""
+
+    def __init__(self, units: list[Unit], last_day: date) -> None:
+        self.units, self.last_day = units, last_day
+
+    def on(self, code: str, day: date) -> Unit | None:
+        return next((u for u in self.units if u.code == code and u.valid_on(day)), None)
+
+    def current(self, unit: Unit) -> Unit | None:
+        """Today's unit its figures go to: itself, its primary successor transitively, or None (no successor)."""
+        while not unit.valid_on(self.last_day):
+            if not unit.successors or unit.valid_to is None or unit.valid_to >= self.last_day:
+                return None
+            unit = self.on(unit.successors[0], unit.valid_to + timedelta(days=1))
+            if unit is None:
+                return None
+        return unit
+
+    def today(self) -> list[Unit]:
+        return [u for u in self.units if u.valid_on(self.last_day)]
+
+    def ancestors(self, unit: Unit, day: date) -> list[Unit]:
+        """The units above `unit` on `day`, nearest first."""
+        out, parent = [], unit.parent
+        while parent is not None and (p := self.on(parent, day)) is not None:
+            out.append(p)
+            parent = p.parent
+        return out
+
+    def dim_units(self) -> list[tuple]:
+        """marts.dim_units rows (one version per unit), in MARTS_DDL's column order."""
+        rows = []
+        for u in self.units:
+            cur = self.current(u)
+            rows.append(
+                (u.code, u.code, u.name, u.type, u.parent, u.area, 40, u.valid_from, u.valid_to, u.valid_from,
+                 u.valid_to, list(u.successors), cur.code if cur else None, u.valid_on(self.last_day))
+            )  # fmt: skip
+        return rows

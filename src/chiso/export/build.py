@@ -1,8 +1,12 @@
 """Documents for the national reporting system, built from the marts (warehouse.md, "What goes to ...").
 
-One document per report and period, reported by the province committee: the province's territory
-(`DIA_BAN`) first, then every unit on its own (`DON_VI`); units with units below them (districts) also
-get their territory (`DIA_BAN`), because district rankings are computed on the territory.
+One document per report and period, reported by the province as it is now (reform.md, "National reports
+across the reform"): the province committee valid on the last loaded day, for the periods that end on or after
+the day that committee began (earlier periods were its predecessor provinces' duty), with the marts' `current`
+basis only (today's units, each with its predecessors' figures) and today's identifiers. The province's
+territory (`DIA_BAN`) first, then every unit on its own (`DON_VI`); units with units below them (districts of a
+pre-reform province) also get their territory (`DIA_BAN`), because district rankings are computed on it. Units
+are keyed by identifier and validity (`unit_code`, `unit_valid_from`): identifiers are reused across the reform.
 
 `build_documents` builds the documents of many periods from a fixed handful of set-based queries (units,
 Biểu 06 rows, rankings, QĐ 766 scores for all the periods at once; the indicator rows of all the periods in
@@ -45,8 +49,10 @@ CDS_FRAMEWORKS = ("QD766", "EDOC", "ESIGN")
 QD766_GROUPS = ("CKMB", "TDGQ", "CLGQ", "MDSH", "TTTT", "MDHL")
 QD766_TOTAL = "QD766.TONG_DIEM"
 CDS_TOTAL = "CDS.TONG_DIEM"
-QD766_MAX, CDS_MAX = 100, 1000
+# CDS = 5 x the QD766 total + the EDOC and ESIGN points (warehouse.md); the maxima come from the marts' max_points.
 CDS_QD766_WEIGHT = 5
+# The basis the reports are made in: today's units, with their predecessors' figures (reform.md).
+BASIS = "current"
 # Ranking groups ranked on the territory (warehouse.md: districts, scope area); the rest on the unit.
 AREA_RANKING_GROUPS = {"HUYEN", "UBND_HUYEN"}
 UNIT_TYPE_ORDER = {"UBND_TINH": 0, "SO_NGANH": 1, "UBND_HUYEN": 2, "UBND_XA": 3}
@@ -79,25 +85,18 @@ def _q(conn: psycopg.Connection, sql: str, params: Any = None) -> list[dict]:
 
 
 def mart_periods(conn: psycopg.Connection) -> list[Period]:
-    """Every (report, period) the marts hold, with how far each was evaluated when the marts say so."""
+    """Every (report, period) the marts hold in the current basis, with how far each was evaluated when the marts
+    say so. Which of them are the province's to send: `reporting_province` (its `unit_valid_from`)."""
     out: list[Period] = []
     columns = _columns(conn, ("rpt_dossier_report", "fct_indicator_values"))
     for report, table in ((BIEU_06, "rpt_dossier_report"), (CHI_SO_CDS, "fct_indicator_values")):
-        has_evaluated = (table, "evaluated_to") in columns
-        evaluated = "min(evaluated_to)" if has_evaluated else "NULL::date"
-        if (table, "period_end") in columns:
-            sql = (
-                f"SELECT period_type, period_start, max(period_end) AS period_end, {evaluated} AS evaluated_to"
-                f" FROM marts.{table} WHERE period_type = ANY(%s) GROUP BY period_type, period_start"
-            )
-        else:  # the contract lists no period_end for rpt_dossier_report: take it from the indicator fact
-            evaluated = "min(r.evaluated_to)" if has_evaluated else "NULL::date"
-            sql = (
-                f"SELECT r.period_type, r.period_start, max(f.period_end) AS period_end, {evaluated} AS evaluated_to"
-                " FROM marts.rpt_dossier_report r JOIN marts.fct_indicator_values f USING (period_type, period_start)"
-                " WHERE r.period_type = ANY(%s) GROUP BY r.period_type, r.period_start"
-            )
-        rows = _q(conn, sql, (list(PERIOD_TYPES[report]),))
+        evaluated = "min(evaluated_to)" if (table, "evaluated_to") in columns else "NULL::date"
+        rows = _q(
+            conn,
+            f"SELECT period_type, period_start, max(period_end) AS period_end, {evaluated} AS evaluated_to"
+            f" FROM marts.{table} WHERE basis = %s AND period_type = ANY(%s) GROUP BY period_type, period_start",
+            (BASIS, list(PERIOD_TYPES[report])),
+        )
         out += [Period(report, r["period_type"], r["period_start"], r["period_end"], r["evaluated_to"]) for r in rows]
     return sorted(out, key=lambda p: (p.period_start, p.period_end, p.report, p.period_type))
 
@@ -112,45 +111,51 @@ def _columns(conn: psycopg.Connection, tables: tuple[str, ...]) -> set[tuple[str
     return {(t, c) for t, c in rows}
 
 
-class _UnitVersions:
-    """Every version of dim_units overlapping the periods, read once; each period picks its versions."""
-
-    def __init__(self, conn: psycopg.Connection, periods: list[Period]) -> None:
-        self.rows = _q(
-            conn,
-            "SELECT unit_code, unit_name, unit_type, parent_unit_code, admin_area_code, valid_from, valid_to"
-            " FROM marts.dim_units WHERE valid_from <= %(end)s AND (valid_to IS NULL OR valid_to >= %(start)s)",
-            {"start": min(p.period_start for p in periods), "end": max(p.period_end for p in periods)},
-        )
-        self._cache: dict[tuple[date, date], dict[str, dict]] = {}
-
-    def at(self, start: date, end: date) -> dict[str, dict]:
-        """unit_code -> the unit's version in force at the period end (or its last version in the period), as
-        `DISTINCT ON (unit_code) ... ORDER BY unit_code, (valid_to IS NULL OR valid_to >= end) DESC, valid_from DESC`
-        would pick it."""
-        key = (start, end)
-        if key not in self._cache:
-            best: dict[str, tuple[tuple, dict]] = {}
-            for r in self.rows:
-                if r["valid_from"] > end or (r["valid_to"] is not None and r["valid_to"] < start):
-                    continue
-                rank = (r["valid_to"] is None or r["valid_to"] >= end, r["valid_from"])
-                code = r["unit_code"]
-                if code not in best or rank > best[code][0]:
-                    best[code] = (rank, r)
-            cols = ("unit_code", "unit_name", "unit_type", "parent_unit_code", "admin_area_code")
-            self._cache[key] = {code: {c: r[c] for c in cols} for code, (_, r) in best.items()}
-        return self._cache[key]
+# A unit: its identifier and the start of its validity (identifiers are reused, reform.md).
+UnitKey = tuple[str, date]
+# Every version of today's units (those with a version valid on the last loaded day).
+_UNITS_SQL = (
+    "SELECT d.unit_code, d.unit_valid_from, d.unit_name, d.unit_type, d.admin_area_code, d.valid_from, d.is_current"
+    " FROM marts.dim_units d WHERE EXISTS (SELECT 1 FROM marts.dim_units c WHERE c.is_current"
+    " AND c.unit_code = d.unit_code AND c.unit_valid_from = d.unit_valid_from)"
+)
 
 
-def _province(units: dict[str, dict], period: Period) -> dict:
-    provinces = [u for u in units.values() if u["unit_type"] == "UBND_TINH"]
-    if len(provinces) != 1:
-        raise BuildError(
-            f"Không xác định được UBND tỉnh cho kỳ {period.label_vi}: "
-            f"tìm thấy {len(provinces)} đơn vị loại UBND_TINH trong marts.dim_units"
-        )
-    return provinces[0]
+class _Units:
+    """Today's units with every version of each, read once; the reporting province is among them."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.versions: dict[UnitKey, list[dict]] = defaultdict(list)
+        for r in _q(conn, _UNITS_SQL + " ORDER BY d.valid_from"):
+            self.versions[(r["unit_code"], r["unit_valid_from"])].append(r)
+        self._cache: dict[date, dict[UnitKey, dict]] = {}
+
+    def province(self) -> dict:
+        """The province committee's version valid on the last loaded day: the reporting unit."""
+        found = [v for vs in self.versions.values() for v in vs if v["is_current"] and v["unit_type"] == "UBND_TINH"]
+        if len(found) != 1:
+            raise BuildError(
+                "Không xác định được UBND tỉnh hiện nay (đơn vị báo cáo): marts.dim_units có"
+                f" {len(found)} phiên bản đơn vị loại UBND_TINH còn hiệu lực vào ngày dữ liệu cuối cùng"
+            )
+        return found[0]
+
+    def at(self, end: date) -> dict[UnitKey, dict]:
+        """Each unit's version in force at `end` (the latest one begun by then); a unit begun after `end` (its
+        figures are its predecessors') by its first version."""
+        if end not in self._cache:
+            out = {}
+            for key, vs in self.versions.items():
+                begun = [v for v in vs if v["valid_from"] <= end]
+                out[key] = begun[-1] if begun else vs[0]
+            self._cache[end] = out
+        return self._cache[end]
+
+
+def reporting_province(conn: psycopg.Connection) -> dict:
+    """The province as it is now (`unit_code`, `unit_valid_from`, `unit_name`, ...): it reports the periods that end
+    on or after its `unit_valid_from`; earlier periods were its predecessor provinces' duty."""
+    return _Units(conn).province()
 
 
 def _dvhc(code: str | None) -> str:
@@ -158,24 +163,38 @@ def _dvhc(code: str | None) -> str:
     return digits[:2].zfill(2) if digits else ""
 
 
-def _items(
-    figures: dict[tuple[str, str], list[dict]], units: dict[str, dict], province: dict, period: Period
-) -> list[dict]:
-    """duLieu items in a stable order: province territory, then units by level and code."""
+# Figures of one document: (unit_code, unit_valid_from, scope) -> chiTieu
+Figures = dict[tuple[str, date, str], list[dict]]
 
-    def order(key: tuple[str, str]):
-        code, scope = key
-        if code == province["unit_code"] and scope == "area":
+
+def _items(figures: Figures, units: dict[UnitKey, dict], province: UnitKey, period: Period) -> list[dict]:
+    """duLieu items in a stable order: province territory, then units by level and code."""
+    validity: dict[str, set[date]] = defaultdict(set)
+    for code, valid_from, _ in figures:
+        validity[code].add(valid_from)
+    for code, starts in validity.items():
+        if len(starts) > 1:  # a document names units by identifier alone: two units under one would merge
+            raise BuildError(
+                f"Mã định danh {code} ứng với {len(starts)} đơn vị khác nhau (hiệu lực từ "
+                f"{', '.join(f'{d:%d/%m/%Y}' for d in sorted(starts))}) trong số liệu kỳ {period.label_vi}"
+            )
+
+    def order(key: tuple[str, date, str]):
+        code, valid_from, scope = key
+        if (code, valid_from) == province and scope == "area":
             return (0, 0, "", 0)
-        u = units.get(code)
+        u = units.get((code, valid_from))
         return (1, UNIT_TYPE_ORDER.get(u["unit_type"] if u else "", 9), code, 0 if scope == "unit" else 1)
 
     out = []
     for key in sorted(figures, key=order):
-        code, scope = key
-        unit = units.get(code)
+        code, valid_from, scope = key
+        unit = units.get((code, valid_from))
         if unit is None:
-            raise BuildError(f"Đơn vị {code} có số liệu kỳ {period.label_vi} nhưng không có trong marts.dim_units")
+            raise BuildError(
+                f"Đơn vị {code} (hiệu lực từ {valid_from:%d/%m/%Y}) có số liệu kỳ {period.label_vi} nhưng không phải"
+                " đơn vị hiện nay trong marts.dim_units"
+            )
         out.append(
             {
                 "maDinhDanh": code,
@@ -222,15 +241,16 @@ def _bieu06_rows(conn: psycopg.Connection, periods: list[Period]) -> dict[int, l
     cols = ", ".join(f"r.{c}" for c in BIEU_06_FIGURES.values())
     return _by_period(
         conn,
-        f"SELECT p.ord, r.unit_code, r.scope, {cols} FROM marts.rpt_dossier_report r"
-        " JOIN {periods} USING (period_type, period_start)",
+        f"SELECT p.ord, r.unit_code, r.unit_valid_from, r.scope, {cols} FROM marts.rpt_dossier_report r"
+        " JOIN {periods} USING (period_type, period_start) WHERE r.basis = %(basis)s",
         periods,
+        {"basis": BASIS},
     )
 
 
-def _bieu06_figures(rows: list[dict]) -> dict[tuple[str, str], list[dict]]:
+def _bieu06_figures(rows: list[dict]) -> Figures:
     return {
-        (r["unit_code"], r["scope"]): [
+        (r["unit_code"], r["unit_valid_from"], r["scope"]): [
             {"ma": code, "giaTri": _num(r[col] if r[col] is not None else 0, 0)}
             for code, col in BIEU_06_FIGURES.items()
         ]
@@ -241,9 +261,9 @@ def _bieu06_figures(rows: list[dict]) -> dict[tuple[str, str], list[dict]]:
 
 # Indicator rows of many periods in one streamed query: each period's rows together, in document order.
 _INDICATORS_SQL = (
-    "SELECT p.ord, f.unit_code, f.scope, f.indicator_code, f.framework, f.group_code, f.numerator, f.denominator,"
-    " f.value, f.points, f.max_points, f.is_applicable FROM marts.fct_indicator_values f"
-    " JOIN {periods} USING (period_type, period_start) WHERE f.framework = ANY(%(frameworks)s)"
+    "SELECT p.ord, f.unit_code, f.unit_valid_from, f.scope, f.indicator_code, f.framework, f.group_code,"
+    " f.numerator, f.denominator, f.value, f.points, f.max_points, f.is_applicable FROM marts.fct_indicator_values f"
+    " JOIN {periods} USING (period_type, period_start) WHERE f.basis = %(basis)s AND f.framework = ANY(%(frameworks)s)"
     " ORDER BY p.ord, f.framework <> 'QD766', f.framework, f.indicator_code"
 )
 STREAM_ROWS = 5000  # rows per network chunk of the streamed indicator query
@@ -253,7 +273,7 @@ def _indicator_groups(conn: psycopg.Connection, periods: list[Period]) -> Iterat
     """(period number, its indicator rows as tuples), period by period, from one query."""
     if not periods:
         return
-    params = {**_period_params(periods), "frameworks": list(CDS_FRAMEWORKS)}
+    params = {**_period_params(periods), "basis": BASIS, "frameworks": list(CDS_FRAMEWORKS)}
     current, rows = None, []
     with conn.cursor() as cur:
         for r in cur.stream(_INDICATORS_SQL.format(periods=_PERIODS_SQL), params, size=STREAM_ROWS):
@@ -269,30 +289,35 @@ def _indicator_groups(conn: psycopg.Connection, periods: list[Period]) -> Iterat
 def _cds_rankings(conn: psycopg.Connection, periods: list[Period]) -> dict[int, list[dict]]:
     return _by_period(
         conn,
-        "SELECT p.ord, r.ranking_code, r.unit_group, r.unit_code, r.score, r.rank FROM marts.rpt_unit_rankings r"
-        " JOIN {periods} USING (period_type, period_start)",
+        "SELECT p.ord, r.ranking_code, r.unit_group, r.unit_code, r.unit_valid_from, r.score, r.rank"
+        " FROM marts.rpt_unit_rankings r JOIN {periods} USING (period_type, period_start) WHERE r.basis = %(basis)s",
         periods,
+        {"basis": BASIS},
     )
 
 
 def _cds_scores(conn: psycopg.Connection, periods: list[Period]) -> dict[int, list[dict]]:
     return _by_period(
         conn,
-        "SELECT p.ord, s.unit_code, s.scope, s.ckmb, s.tdgq, s.clgq, s.mdsh, s.tttt, s.mdhl, s.total_points"
-        " FROM marts.rpt_qd766_scores s JOIN {periods} USING (period_type, period_start)",
+        "SELECT p.ord, s.unit_code, s.unit_valid_from, s.scope, s.ckmb, s.tdgq, s.clgq, s.mdsh, s.tttt, s.mdhl,"
+        " s.total_points FROM marts.rpt_qd766_scores s JOIN {periods} USING (period_type, period_start)"
+        " WHERE s.basis = %(basis)s",
         periods,
+        {"basis": BASIS},
     )
 
 
-def _cds_figures(
-    indicator_rows: list[tuple], ranking_rows: list[dict], score_rows: list[dict]
-) -> dict[tuple[str, str], list[dict]]:
-    figures: dict[tuple[str, str], list[dict]] = defaultdict(list)
-    points: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    group_max: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
-    for unit_code, scope, code, framework, group_code, num, den, value, pts, max_pts, applicable in indicator_rows:
+def _cds_figures(indicator_rows: list[tuple], ranking_rows: list[dict], score_rows: list[dict]) -> Figures:
+    figures: Figures = defaultdict(list)
+    points: dict[tuple, Decimal] = defaultdict(Decimal)  # EDOC + ESIGN points of a (unit, scope)
+    # Maxima from the marts' max_points: per QD766 group, and of the EDOC + ESIGN part.
+    group_max: dict[tuple, Decimal] = defaultdict(Decimal)
+    edoc_esign_max: dict[tuple, Decimal] = defaultdict(Decimal)
+    for row in indicator_rows:
+        unit_code, valid_from, scope, code, framework, group_code, num, den, value, pts, max_pts, applicable = row
         if scope not in PHAM_VI:
             continue
+        k = (unit_code, valid_from, scope)
         item: dict[str, Any] = {"ma": code, "giaTri": _num(value, VALUE_DIGITS) if applicable else None}
         if num is not None:
             item["tuSo"] = _num(num, VALUE_DIGITS)
@@ -302,19 +327,21 @@ def _cds_figures(
             item["diem"] = _num(pts, POINT_DIGITS)
         if max_pts is not None:
             item["diemToiDa"] = _num(max_pts, POINT_DIGITS)
-        figures[(unit_code, scope)].append(item)
-        if framework in ("EDOC", "ESIGN") and pts is not None:
-            points[(unit_code, scope)]["EDOC_ESIGN"] += Decimal(str(pts))
+        figures[k].append(item)
         if framework == "QD766":
-            group_max[(unit_code, scope, group_code)] += Decimal(str(max_pts or 0))
+            group_max[(*k, group_code)] += Decimal(str(max_pts or 0))
+        else:
+            edoc_esign_max[k] += Decimal(str(max_pts or 0))
+            if pts is not None:
+                points[k] += Decimal(str(pts))
 
-    ranks: dict[tuple[str, str, str], dict] = {}
+    ranks: dict[tuple, dict] = {}
     for r in ranking_rows:
         scope = "area" if r["unit_group"] in AREA_RANKING_GROUPS else "unit"
-        ranks[(r["ranking_code"], r["unit_code"], scope)] = r
+        ranks[(r["ranking_code"], r["unit_code"], r["unit_valid_from"], scope)] = r
 
     for r in score_rows:
-        k = (r["unit_code"], r["scope"])
+        k = (r["unit_code"], r["unit_valid_from"], r["scope"])
         if k not in figures:
             continue
         for g in QD766_GROUPS:
@@ -325,41 +352,50 @@ def _cds_figures(
                 item["diemToiDa"] = _num(group_max[(*k, g)], POINT_DIGITS)
             figures[k].append(item)
         total = r["total_points"]
-        figures[k].append(_total(QD766_TOTAL, total, QD766_MAX, ranks.get(("QD766", *k))))
+        qd766_max = sum((group_max.get((*k, g), Decimal(0)) for g in QD766_GROUPS), Decimal(0))
+        figures[k].append(_total(QD766_TOTAL, total, qd766_max, ranks.get(("QD766", *k))))
         cds_rank = ranks.get(("CDS", *k))
         if cds_rank is not None and cds_rank["score"] is not None:
             cds = cds_rank["score"]
         elif total is not None:
-            cds = CDS_QD766_WEIGHT * Decimal(str(total)) + points[k]["EDOC_ESIGN"]
+            cds = CDS_QD766_WEIGHT * Decimal(str(total)) + points[k]
         else:
             cds = None
-        figures[k].append(_total(CDS_TOTAL, cds, CDS_MAX, cds_rank))
+        figures[k].append(_total(CDS_TOTAL, cds, CDS_QD766_WEIGHT * qd766_max + edoc_esign_max[k], cds_rank))
     return figures
 
 
-def _total(code: str, score: Any, max_points: int, rank: dict | None) -> dict:
+def _total(code: str, score: Any, max_points: Decimal, rank: dict | None) -> dict:
     item: dict[str, Any] = {"ma": code, "giaTri": _num(score, POINT_DIGITS)}
     if score is not None:
         item["diem"] = item["giaTri"]
-    item["diemToiDa"] = max_points
+    item["diemToiDa"] = _num(max_points, POINT_DIGITS)
     if rank is not None and rank["rank"] is not None:
         item["xepHang"] = int(rank["rank"])
     return item
 
 
-def _document(period: Period, units: dict[str, dict], figures: dict[tuple[str, str], list[dict]]) -> dict:
-    province = _province(units, period)
+def _document(period: Period, units: _Units, figures: Figures) -> dict:
+    province = units.province()
+    if period.period_end < province["unit_valid_from"]:
+        raise BuildError(
+            f"Kỳ {period.label_vi} kết thúc trước ngày {province['unit_name']} ({province['unit_code']}) có hiệu lực"
+            f" ({province['unit_valid_from']:%d/%m/%Y}): báo cáo kỳ này thuộc trách nhiệm của các tỉnh trước khi"
+            " sắp xếp, không gửi lại"
+        )
     if not figures:
         raise BuildError(f"Không có số liệu {period.report} cho kỳ {period.label_vi} trong marts")
     doc = _header(period, province)
-    doc["duLieu"] = _items(figures, units, province, period)
+    doc["duLieu"] = _items(
+        figures, units.at(period.period_end), (province["unit_code"], province["unit_valid_from"]), period
+    )
     return doc
 
 
 def build_documents(conn: psycopg.Connection, periods: Iterable[Period]) -> Iterator[tuple[Period, dict | BuildError]]:
     """Each period's document figures (or why the marts cannot give them), in the order given.
 
-    Five queries whatever the number of periods: unit versions, Biểu 06 rows, rankings and QĐ 766 scores of
+    Five queries whatever the number of periods: today's units, Biểu 06 rows, rankings and QĐ 766 scores of
     all the periods, and their indicator rows in one query streamed period by period (a document's rows
     are in memory while it is built, not the whole history's). While the stream runs the connection is
     busy: use another connection for anything done between two documents. Read in one REPEATABLE READ
@@ -368,7 +404,7 @@ def build_documents(conn: psycopg.Connection, periods: Iterable[Period]) -> Iter
     periods = list(periods)
     if not periods:
         return
-    versions = _UnitVersions(conn, periods)
+    units = _Units(conn)
     numbered = list(enumerate(periods, start=1))
     bieu = [(i, p) for i, p in numbered if p.report == BIEU_06]
     cds = [(i, p) for i, p in numbered if p.report != BIEU_06]
@@ -388,7 +424,7 @@ def build_documents(conn: psycopg.Connection, periods: Iterable[Period]) -> Iter
                 pending = next(indicators, None)
             figures = _cds_figures(rows, rankings.get(i, []), scores.get(i, [])) if rows else {}
         try:
-            yield period, _document(period, versions.at(period.period_start, period.period_end), figures)
+            yield period, _document(period, units, figures)
         except BuildError as e:
             yield period, e
 

@@ -103,12 +103,13 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_resend(args: argparse.Namespace) -> int:
+    from chiso.export.build import BuildError
     from chiso.export.runner import resend
 
     uri, url, token = targets()
     try:
         result = resend(uri, url, token, args.id, out_dir=exports_dir(), run_id=f"cli-{uuid.uuid4().hex[:8]}")
-    except LookupError as e:
+    except (LookupError, BuildError) as e:  # BuildError: the marts cannot give that period's document now
         print(str(e), file=sys.stderr)
         return 1
     if args.json:

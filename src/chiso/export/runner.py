@@ -5,6 +5,9 @@ document and a deterministic Idempotency-Key. Retries (after a timeout, 429 or 5
 later one) resend that same row: the receiver answers 200 with the first receipt if an earlier attempt
 was accepted and its answer lost. Changed figures of an accepted period become revision n+1; unchanged
 periods are never re-sent. One run at a time holds an advisory lock, so two runs cannot double-send.
+Due: every period the marts evaluated to its end, past its cut-off, that ends on or after the day the province's
+current committee began (`build.reporting_province`; across the 2025 reform, earlier periods were the predecessor
+provinces' duty and are not sent again).
 
 Work per run is set-based where it can be: every due period's document comes from one pass over the marts
 (`build.build_documents`, a handful of queries in one snapshot), the latest revision of every period from one
@@ -634,10 +637,17 @@ def run_exports(
             # from one snapshot of the marts on a second connection while the first stores them.
             with _marts_snapshot(warehouse_uri) as marts:
                 periods = [p for p in build.mart_periods(marts) if p.report in reports]
+                try:
+                    # The province as it is now reports the periods ending on or after its committee began;
+                    # earlier ones were its predecessor provinces' duty (reform.md).
+                    since = build.reporting_province(marts)["unit_valid_from"]
+                except build.BuildError as e:
+                    summary.errors.append(str(e))
+                    since = date.max  # no reporting province: nothing is due
                 due = [
                     p
                     for p in complete_periods(periods, data_from=data_from, data_through=data_through)
-                    if is_due(p, today)
+                    if is_due(p, today) and p.period_end >= since
                 ]
                 summary.due_periods = len(due)
                 _prepare_all(conn, marts, out_dir, due, run_id, summary)
