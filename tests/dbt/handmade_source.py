@@ -28,7 +28,7 @@ from chiso_simulator.apps import SimState, create_edoc_app, create_oss_app
 from chiso_simulator.engine import TZ, Clock, SimConfig
 from chiso_simulator.esign_drop import write_esign_drop
 
-PORTS = range(5641, 5650)  # loopback ports reserved for this test
+PORTS = range(5641, 5650)  # loopback ports reserved for test_dbt_marts (another module passes its own to serve())
 CLIENT_ID, CLIENT_SECRET, API_KEY = "dbt-test", "dbt-test-secret", "dbt-test-key"
 PAGE_SIZE = 2  # small pages, so every list is read over several pages / cursors
 
@@ -96,8 +96,8 @@ class HandMadeSource:
         pass
 
 
-def _free_port() -> int:
-    for port in PORTS:
+def _free_port(ports: range) -> int:
+    for port in ports:
         with socket.socket() as s:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
             try:
@@ -105,12 +105,12 @@ def _free_port() -> int:
             except OSError:
                 continue
             return port
-    raise RuntimeError(f"no free loopback port in {PORTS.start}-{PORTS.stop - 1}")
+    raise RuntimeError(f"no free loopback port in {ports.start}-{ports.stop - 1}")
 
 
 @contextmanager
-def _served(app) -> Iterator[str]:
-    port = _free_port()
+def _served(app, ports: range) -> Iterator[str]:
+    port = _free_port(ports)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -149,12 +149,13 @@ class Sources:
 
 
 @contextmanager
-def serve(source: HandMadeSource, drop_folder: Path) -> Iterator[Sources]:
-    """The source's HTTP apps on loopback (faults off) and its drop folder, for as long as the block runs."""
+def serve(source: HandMadeSource, drop_folder: Path, ports: range = PORTS) -> Iterator[Sources]:
+    """The source's HTTP apps on loopback ports taken from `ports` (faults off) and its drop folder, for as long
+    as the block runs."""
     state = SimState.create(source)
     oss_app = create_oss_app(source, CLIENT_ID, CLIENT_SECRET, state=state)
     edoc_app = create_edoc_app(source, API_KEY, state=state)
-    with _served(oss_app) as oss_url, _served(edoc_app) as edoc_url:
+    with _served(oss_app, ports) as oss_url, _served(edoc_app, ports) as edoc_url:
         yield Sources(
             source,
             SourceConn(oss_url, CLIENT_ID, CLIENT_SECRET),
