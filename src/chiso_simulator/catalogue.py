@@ -172,6 +172,7 @@ class Procedure:
     deadline: int  # working days
     popularity: float  # relative intake weight
     owner: int | None  # entity idx that actually receives its dossiers (province level)
+    owner_key: str | None = None  # that entity's key: every province's department of this function receives them
 
     def item(self, today: date) -> dict:
         return {
@@ -201,8 +202,11 @@ def _weighted(seed: int, labels: tuple, values: list, weights: list):
     return values[-1]
 
 
-def build_catalogue(seed: int, ents: list[Entity], cal: WorkCalendar, total: int = 1855) -> list[Procedure]:
-    by_key = {e.key: e for e in ents}
+def build_catalogue(
+    seed: int, ents: list[Entity], cal: WorkCalendar, total: int = 1855, by_key: dict[str, Entity] | None = None
+) -> list[Procedure]:
+    """`by_key`: the departments (and "UBND") that competence lists name; default: `ents` by key."""
+    by_key = by_key or {e.key: e for e in ents}
     districts = [e for e in ents if e.kind == "UBND_HUYEN"]
     scale = total / sum(LEVEL_COUNTS.values())
     procs: list[Procedure] = []
@@ -235,14 +239,14 @@ def build_catalogue(seed: int, ents: list[Entity], cal: WorkCalendar, total: int
             else:
                 published = cal.add_working_days(announced, 6 + int(r[9] * 30))
             competent: list[str] = []
-            owner = None
+            owner = okey = None
             if level == "TINH":
-                owner = by_key[owner_key].idx
+                owner, okey = by_key[owner_key].idx, owner_key
                 if r[10] < 0.2:
                     competent = [by_key[owner_key].code]
                 elif owner_key == "VP" and r[10] < 0.5:
                     # some decisions are the province committee's own
-                    owner = by_key["UBND"].idx
+                    owner, okey = by_key["UBND"].idx, "UBND"
                     competent = [by_key["UBND"].code]
             elif level == "HUYEN" and r[10] < 0.08:
                 # e.g. urban-only procedures: only the two cities
@@ -271,6 +275,7 @@ def build_catalogue(seed: int, ents: list[Entity], cal: WorkCalendar, total: int
                     deadline=deadline,
                     popularity=popularity,
                     owner=owner,
+                    owner_key=okey,
                 )
             )
     return procs

@@ -29,7 +29,7 @@ import numpy as np
 from .calendar import WorkCalendar, work_calendar
 from .catalogue import Procedure, build_catalogue
 from .rng import gen, h64, u01
-from .units import MATURITY_ORIGIN, Entity, build_entities, register_rows
+from .units import DIP_DAYS, MATURITY_ORIGIN, REGISTER_START, Entity, build_entities, province_plan, register_rows
 
 TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
 
@@ -85,7 +85,9 @@ GROWTH_PER_YEAR = 0.08
 @dataclass
 class SimConfig:
     seed: int = 26
+    # a province of 1/7/2025 (crosses the reform) or an old one (no reform); see units.province_plan
     province: str = "26"
+    era: str = "auto"  # "legacy": the old province of that code alone, even when it is also a new code
     scale: float = 1.0
     n_procedures: int = 1855
     reorg_date: date | None = date(2025, 3, 1)
@@ -191,9 +193,17 @@ class Simulator:
         self.seed = self.cfg.seed
         self.cal: WorkCalendar = work_calendar()
         self.clock = clock or Clock()
-        self.entities: list[Entity] = build_entities(self.seed, self.cfg.province, self.cfg.reorg_date)
-        self.catalogue: list[Procedure] = build_catalogue(self.seed, self.entities, self.cal, self.cfg.n_procedures)
-        self.by_code = {e.code: e for e in self.entities}
+        self.plan = province_plan(self.cfg.province, self.cfg.era)
+        self.reform = self.plan.reform
+        self.entities: list[Entity] = build_entities(self.seed, self.cfg.province, self.cfg.reorg_date, self.cfg.era)
+        ref = None
+        if self.reform:  # competence lists name the departments of the province whose code the new one keeps
+            main = self.plan.code if self.plan.code in self.plan.predecessors else self.plan.predecessors[0]
+            ref = {e.key: e for e in self.entities if e.province == main and e.valid_from == REGISTER_START}
+        self.catalogue: list[Procedure] = build_catalogue(
+            self.seed, self.entities, self.cal, self.cfg.n_procedures, ref
+        )
+        self.by_code = {e.code: e for e in self.entities}  # a reused identifier: its latest unit
         self.proc_by_code = {p.code: p for p in self.catalogue}
         self._lock = threading.RLock()
         self.manual: list[Correction] = []
@@ -211,6 +221,7 @@ class Simulator:
             # daily system fits, so a re-read costs a join of bytes, not a generation.
             self._jsoncache = _LRU(1200)
             self._mcache = _LRU(64)
+            self._jit = _LRU(64)
 
     def _entity_arrays(self) -> None:
         ents = self.entities
@@ -221,35 +232,56 @@ class Simulator:
         self.e_staff = np.array([e.staff for e in ents], dtype=np.int64)
         self.e_kind = np.array([e.kind for e in ents])
         self.e_codes = [e.code for e in ents]
+        labels = [e.label for e in ents]  # = the identifier, except for a unit of the reform reusing one
+        self.e_labels = labels
         # cert issuance / revocation days: a fixed weekday every 2 / 4 weeks, per unit
-        self.e_wd = np.array([h64(self.seed, "certwd", e.code) % 5 for e in ents])
-        self.e_ph2 = np.array([h64(self.seed, "certph", e.code) % 2 for e in ents])
-        self.e_ph4 = np.array([h64(self.seed, "revph", e.code) % 4 for e in ents])
-        self.e_rwd = np.array([h64(self.seed, "revwd", e.code) % 5 for e in ents])
-        # organisation certificates: most units since before the register; lagging communes get theirs later
+        self.e_wd = np.array([h64(self.seed, "certwd", x) % 5 for x in labels])
+        self.e_ph2 = np.array([h64(self.seed, "certph", x) % 2 for x in labels])
+        self.e_ph4 = np.array([h64(self.seed, "revph", x) % 4 for x in labels])
+        self.e_rwd = np.array([h64(self.seed, "revwd", x) % 5 for x in labels])
+        # organisation certificates: most units since before the register; lagging communes get theirs later;
+        # units of the reform get theirs around their first day (some a little before, some weeks after)
         self.org_cert_days: list[list[int]] = []
-        for e in ents:
+        for e, x in zip(ents, labels, strict=True):
             days = []
-            u = u01(self.seed, "orgcert", e.code)
-            if e.kind == "UBND_XA" and e.m0 < 0.25:
+            u = u01(self.seed, "orgcert", x)
+            if e.valid_from > REGISTER_START:
+                days.append(e.valid_from.toordinal() - 15 + int(u * 75))
+            elif e.kind == "UBND_XA" and e.m0 < 0.25:
                 days.append(date(2024, 1, 15).toordinal() + int(u * 540))
             else:
                 days.append(date(2018, 6, 1).toordinal() + int(u * 900))
-            if e.kind in ("SO_NGANH", "UBND_TINH", "UBND_HUYEN") and u01(self.seed, "orgcert2", e.code) < 0.3:
-                days.append(date(2024, 3, 1).toordinal() + int(u01(self.seed, "orgcert2d", e.code) * 420))
+            if e.kind in ("SO_NGANH", "UBND_TINH", "UBND_HUYEN") and u01(self.seed, "orgcert2", x) < 0.3:
+                days.append(date(2024, 3, 1).toordinal() + int(u01(self.seed, "orgcert2d", x) * 420))
             self.org_cert_days.append(days)
+        width = max(map(len, self.org_cert_days))
+        self.org_cert_arr = np.full((len(ents), width), np.iinfo(np.int64).max, dtype=np.int64)
+        for i, days in enumerate(self.org_cert_days):
+            self.org_cert_arr[i, : len(days)] = days
+        # a unit of the reform stumbles at first (maturity dip recovering over DIP_DAYS)
+        self.e_dip = np.array([e.dip for e in ents])
+        self.e_from = np.array([e.valid_from.toordinal() for e in ents])
+        # owners and activity change only on these days: one computation per stretch between them
+        cuts = {e.valid_from.toordinal() for e in ents}
+        cuts |= {x.toordinal() + 1 for e in ents for x in (e.valid_to, e.work_to) if x is not None}
+        self._epoch_cuts = sorted(cuts)
+        self._epochs: dict[int, dict[str, np.ndarray]] = {}
         self.e_petition_lam = np.array(
             [{"UBND_TINH": 1.0, "SO_NGANH": 0.25, "UBND_HUYEN": 0.7, "UBND_XA": 0.07}[e.kind] * e.volume for e in ents]
         )
 
     def _build_pairs(self) -> None:
-        """Which (unit, procedure) pairs see dossiers, and at what rate."""
+        """Which (unit, procedure) pairs see dossiers, and at what rate. A unit of the reform takes over its
+        predecessors' pairs (in their shares, summed per procedure) for the procedures it is competent for."""
         s = self.cfg.scale
         by_level: dict[str, list[Procedure]] = {"TINH": [], "HUYEN": [], "XA": []}
         for p in self.catalogue:
             by_level[p.level].append(p)
         rows = []
+        own: dict[int, list[tuple[int, float]]] = {}
         for e in self.entities:
+            if e.work:
+                continue
             if e.kind == "UBND_XA":
                 cands = [p for p in by_level["XA"] if not p.competent or e.code in p.competent]
                 k, vol = 8, 18.0
@@ -257,21 +289,37 @@ class Simulator:
                 cands = [p for p in by_level["HUYEN"] if not p.competent or e.code in p.competent]
                 k, vol = 40, 60.0
             elif e.kind == "SO_NGANH":
-                cands = [p for p in by_level["TINH"] if p.owner == e.idx]
+                cands = [
+                    p for p in by_level["TINH"] if p.owner_key == e.key and (not p.competent or e.code in p.competent)
+                ]
                 k, vol = 30, 35.0
             else:
-                cands = [p for p in by_level["TINH"] if p.owner == e.idx]
+                cands = [
+                    p for p in by_level["TINH"] if p.owner_key == e.key and (not p.competent or e.code in p.competent)
+                ]
                 k, vol = len(cands), 3.0
             if not cands:
                 continue
             k = min(len(cands), max(1, round(k * s)))
-            g = gen(self.seed, "pairs", e.code)
+            g = gen(self.seed, "pairs", e.label)
             w = np.array([p.popularity for p in cands]) * g.uniform(0.3, 1.7, len(cands))
             chosen = g.choice(len(cands), size=k, replace=False, p=w / w.sum())
             wc = w[chosen]
             lam = vol * s * e.volume * wc / wc.sum()
             for j, ci in enumerate(chosen):
                 rows.append((e.idx, cands[ci].idx, max(0.01, lam[j])))
+                own.setdefault(e.idx, []).append((cands[ci].idx, max(0.01, lam[j])))
+        for e in self.entities:
+            if not e.work:
+                continue
+            acc: dict[int, float] = {}
+            for i, share in e.work:
+                for pi, lam_i in own.get(i, ()):
+                    comp = self.catalogue[pi].competent
+                    if not comp or e.code in comp:
+                        acc[pi] = acc.get(pi, 0.0) + share * lam_i
+            for pi in sorted(acc):
+                rows.append((e.idx, pi, max(0.01, acc[pi])))
         self.p_unit = np.array([r[0] for r in rows])
         self.p_proc = np.array([r[1] for r in rows])
         self.p_lam = np.array([r[2] for r in rows])
@@ -308,19 +356,49 @@ class Simulator:
         hit = self._mcache.hit(key)
         if hit is not None:
             return hit
-        jit = np.array([u01(self.seed, "jit", e.code, d.year, d.month) - 0.5 for e in self.entities]) * 0.1
-        return self._mcache.put(key, _clip(self.m_trend(d.toordinal()) + jit, 0.02, 0.995))
+        jit = self._jit.hit((d.year, d.month))
+        if jit is None:
+            jit = self._jit.put(
+                (d.year, d.month),
+                np.array([u01(self.seed, "jit", x, d.year, d.month) - 0.5 for x in self.e_labels]) * 0.1,
+            )
+        m = self.m_trend(d.toordinal()) + jit
+        if self.reform:
+            since = d.toordinal() - self.e_from
+            m = m - self.e_dip * np.exp(-np.maximum(since, 0) / DIP_DAYS) * (since >= 0)
+        return self._mcache.put(key, _clip(m, 0.02, 0.995))
 
     def growth(self, d: date) -> float:
         return max(0.5, 1.0 + GROWTH_PER_YEAR * (d - MATURITY_ORIGIN).days / 365.25)
 
+    def _epoch(self, d: date) -> dict[str, np.ndarray]:
+        """Owners and activity on d: constant between the days units start or end, so computed once per stretch.
+
+        owner: the entity whose identifier reports an entity's work on d: itself while valid, then its primary
+        successor (transitively: absorbed department -> absorber -> the reform's department), -1 when the chain
+        ends without one (a district committee after the reform: what it still had in hand is not reported).
+        active: the entity generates work on d (from its start to its last working day; an absorbed department
+        keeps working under its absorber until the reform)."""
+        i = bisect.bisect_right(self._epoch_cuts, d.toordinal())
+        hit = self._epochs.get(i)
+        if hit is not None:
+            return hit
+        ents = self.entities
+        owner = np.arange(len(ents))
+        for e in ents:
+            x: Entity | None = e
+            while x is not None and x.valid_to is not None and d > x.valid_to:
+                x = ents[x.successor] if x.successor is not None else None
+            owner[e.idx] = -1 if x is None else x.idx
+        active = np.array([e.valid_from <= d and (e.work_to is None or d <= e.work_to) for e in ents])
+        ep = {"owner": owner, "active": active, "p_owner": owner[self.p_unit], "p_active": active[self.p_unit]}
+        with self._lock:
+            self._epochs[i] = ep
+        return ep
+
     def owner_at(self, d: date) -> np.ndarray:
-        """Entity index whose identifier reports an entity's work on d (absorbed units -> successor)."""
-        out = np.arange(len(self.entities))
-        for e in self.entities:
-            if e.valid_to is not None and d > e.valid_to and e.successor is not None:
-                out[e.idx] = e.successor
-        return out
+        """Entity index whose identifier reports an entity's work on d (-1: not reported); see _epoch."""
+        return self._epoch(d)["owner"]
 
     def valid_on(self, d: date) -> np.ndarray:
         return np.array([e.valid_from <= d and (e.valid_to is None or d <= e.valid_to) for e in self.entities])
@@ -345,6 +423,8 @@ class Simulator:
         if kind == "dossier":
             m = m_e[self.p_unit]
             lam = self.p_lam * self.growth(c) * (self.p_start <= c.toordinal())
+            if self.reform:  # no receipts before a unit starts or after its last day
+                lam = lam * self._epoch(c)["p_active"]
             # offices closed: only online submissions trickle in
             n = g.poisson(lam * act) if act > 0 else g.poisson(lam * 0.04 * self._p_online(m))
             D, K = self.p_D, K_DOSSIER
@@ -354,6 +434,8 @@ class Simulator:
         else:
             m = m_e
             lam = self.e_petition_lam * self.growth(c)
+            if self.reform:
+                lam = lam * self._epoch(c)["active"]
             n = g.poisson(lam * (act if act > 0 else 0.05))
             D, K = np.full(len(m), D_PETITION), K_PETITION
             p_late = 0.01 + 0.25 * (1 - m) ** 2
@@ -461,7 +543,9 @@ class Simulator:
             axis=1,
         ).astype(np.int64)
         keep = (n > 0) | (resolved > 0) | (q["within"] > 0) | (q["over"] > 0)
-        owner = self.owner_at(d)[self.p_unit]
+        owner = self._epoch(d)["p_owner"]
+        if self.reform:
+            keep &= owner >= 0
         idx = np.nonzero(keep)[0]
         keys = [(self.e_codes[int(owner[i])], self.p_pcode[int(i)]) for i in idx]
         rows: dict[tuple[str, str], np.ndarray] = {}
@@ -484,7 +568,7 @@ class Simulator:
         )
         owner = self.owner_at(d)
         rows: dict[tuple[str], np.ndarray] = {}
-        for i in np.nonzero(vals.any(axis=1))[0]:
+        for i in np.nonzero(vals.any(axis=1) & (owner >= 0))[0]:
             k = (self.e_codes[int(owner[i])],)
             rows[k] = rows[k] + vals[i] if k in rows else vals[i].copy()
         return self._days["petition"].put(d, rows)
@@ -501,7 +585,7 @@ class Simulator:
         base = {"UBND_TINH": (25, 4), "SO_NGANH": (18, 5), "UBND_HUYEN": (40, 8), "UBND_XA": (6, 2)}
         lam_in = np.array([base[k][0] for k in self.e_kind]) * self.e_vol * self.growth(d) * act * self.cfg.scale
         lam_wf = np.array([base[k][1] for k in self.e_kind]) * self.e_vol * act * self.cfg.scale
-        active = np.array([e.valid_from <= d for e in self.entities])
+        active = self._epoch(d)["active"]
         inc = g.poisson(lam_in) * active
         inc_e = g.binomial(inc, _clip(0.78 + 0.21 * m))
         out = g.poisson(lam_in * 0.6) * active
@@ -526,7 +610,7 @@ class Simulator:
         vals = self._edoc_entities(d)
         owner = self.owner_at(d)
         rows: dict[tuple[str], np.ndarray] = {}
-        for i in np.nonzero(vals.any(axis=1))[0]:
+        for i in np.nonzero(vals.any(axis=1) & (owner >= 0))[0]:
             k = (self.e_codes[int(owner[i])],)
             rows[k] = rows[k] + vals[i] if k in rows else vals[i].copy()
         return self._days["edoc"].put(d, rows)
@@ -566,8 +650,8 @@ class Simulator:
         t = d.toordinal()
         iss, rev, pin = self._personal_cum(t)
         iss0, rev0, _ = self._personal_cum(t - 1)
-        org_in = np.array([sum(1 for x in days if x <= t) for days in self.org_cert_days])
-        org_new = np.array([sum(1 for x in days if x == t) for days in self.org_cert_days])
+        org_in = (self.org_cert_arr <= t).sum(axis=1)
+        org_new = (self.org_cert_arr == t).sum(axis=1)
         g = gen(self.seed, "esign", t)
         m = self.maturity(d)
         act = self.cal.activity(d) or 0.02
@@ -579,7 +663,7 @@ class Simulator:
             np.int64
         )
         owner = self.owner_at(d)
-        valid = np.array([e.valid_from <= d for e in self.entities])
+        valid = self._epoch(d)["active"] & (owner >= 0)  # every unit at work that day (absorbed: via its absorber)
         rows: dict[tuple[str], np.ndarray] = {}
         for i in np.nonzero(valid)[0]:
             k = (self.e_codes[int(owner[i])],)
@@ -812,9 +896,11 @@ class Simulator:
         ]
         rows: dict[tuple, dict] = {}
         stamps: dict[tuple, datetime] = {}
+        stamped = system != "esign"  # e-signature rows carry no update time
         for k, v in day.items():
             rows[k] = dict(zip(names, v.tolist(), strict=True))
-            stamps[k] = _ts(d, 17.5 * 3600 + u01(self.seed, "ts", system, d.toordinal(), *k) * 6.4 * 3600)
+            if stamped:
+                stamps[k] = _ts(d, 17.5 * 3600 + u01(self.seed, "ts", system, d.toordinal(), *k) * 6.4 * 3600)
         for at, k, what in auto:
             if k not in rows:
                 continue

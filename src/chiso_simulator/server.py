@@ -78,7 +78,7 @@ def _arg_or_env(value: str | None, env: str, name: str) -> str:
 
 def build_state(args: argparse.Namespace) -> SimState:
     faults = load_faults(args.faults or os.environ.get("CHISO_SIM_FAULTS"))
-    cfg = SimConfig(seed=args.seed, scale=args.scale, province=args.province)
+    cfg = SimConfig(seed=args.seed, scale=args.scale, province=args.province, era=args.era)
     for system, fc in faults.items():
         lc = fc.rates.pop("late_corrections", None)
         if lc is not None:
@@ -141,7 +141,8 @@ async def serve(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, _stop)
     for name, _, port in apps:
         log.info("serving %s on http://%s:%s", name, args.host, port)
-    log.info("simulated now: %s (seed %s, scale %s)", sim.now().isoformat(), sim.seed, sim.cfg.scale)
+    log.info("simulated now: %s (seed %s, scale %s, province %s%s)", sim.now().isoformat(), sim.seed, sim.cfg.scale,
+             sim.plan.code, f" = {'+'.join(sim.plan.predecessors)} until the 1/7/2025 reform" if sim.reform else "")
     tasks = [asyncio.create_task(s.serve()) for s in servers]
     if args.drop_dir:
         folder = Path(args.drop_dir)
@@ -171,7 +172,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--drop-every", type=float, default=60.0, help="seconds between drop-folder refreshes")
     s.add_argument("--seed", type=int, default=int(os.environ.get("CHISO_SIM_SEED", "26")))
     s.add_argument("--scale", type=float, default=float(os.environ.get("CHISO_SIM_SCALE", "1")))
-    s.add_argument("--province", default="26", help="GSO code of the (pre-2025) province")
+    s.add_argument("--province", default=os.environ.get("CHISO_PROVINCE") or "25",
+                   help="GSO code: a province of 1/7/2025 (simulated across the reform, with its predecessors "
+                        "before it) or an old province alone (e.g. 26); env CHISO_PROVINCE, default 25")
+    s.add_argument("--era", choices=("auto", "legacy"), default=os.environ.get("CHISO_PROVINCE_ERA") or "auto",
+                   help="legacy: the old province of that code alone, no reform (e.g. 25 = old Phú Thọ); "
+                        "env CHISO_PROVINCE_ERA")
     s.add_argument("--today", help="simulated date (the clock keeps running); env CHISO_SIM_TODAY")
     s.add_argument("--client-id")
     s.add_argument("--client-secret")
