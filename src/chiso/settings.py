@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -16,6 +17,11 @@ def _env(name: str, default: str) -> str:
 
 def _port(name: str, default: int) -> int:
     return int(_env(name, str(default)))
+
+
+def _yesterday() -> str:
+    """The last whole day in the province's time zone."""
+    return (datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date() - timedelta(days=1)).isoformat()
 
 
 @dataclass(frozen=True)
@@ -31,9 +37,14 @@ class Settings:
     airflow_port: int = field(default_factory=lambda: _port("CHISO_AIRFLOW_PORT", 8080))
     superset_port: int = field(default_factory=lambda: _port("CHISO_SUPERSET_PORT", 8088))
     docs_port: int = field(default_factory=lambda: _port("CHISO_DOCS_PORT", 8089))
-    demo_start: date = field(default_factory=lambda: date.fromisoformat(_env("CHISO_DEMO_START", "2024-01-01")))
-    demo_end: date = field(default_factory=lambda: date.fromisoformat(_env("CHISO_DEMO_END", "2025-06-30")))
+    # Demo window: both sides of the 1/7/2025 reform, up to yesterday.
+    demo_start: date = field(default_factory=lambda: date.fromisoformat(_env("CHISO_DEMO_START", "2025-01-01")))
+    demo_end: date = field(default_factory=lambda: date.fromisoformat(_env("CHISO_DEMO_END", _yesterday())))
     sim_seed: int = field(default_factory=lambda: int(_env("CHISO_SIM_SEED", "26")))
+    # The simulated province: a province of 1/7/2025 (25 = Phú Thọ, with Hòa Bình 17, Phú Thọ 25 and Vĩnh Phúc 26
+    # before the reform) or an old one alone (26 = Vĩnh Phúc); CHISO_PROVINCE_ERA=legacy asks for the old province
+    # of a code that is also a new one (25 = old Phú Thọ alone).
+    province: str = field(default_factory=lambda: _env("CHISO_PROVINCE", "25"))
 
     @property
     def logs(self) -> Path:
