@@ -27,8 +27,8 @@ district committees -> none; an old commune -> the new communes the official con
 split between several new ones (`DICT_PROVINCE_WARD_DIVIDED`) lists its default new commune (`isDefaultNewWard`,
 where its committee's seat went) first, then the others in new GSO code order; the primary takes
 SPLIT_PRIMARY_SHARE of its work and staff, the others share the rest equally. A new commune's primary
-predecessor is the old commune whose GSO code it took (QĐ 19/2025 kept a predecessor's code), else the first
-listed in the conversion.
+predecessor is, among the old communes whose primary successor it is, the one whose GSO code it took (QĐ 19/2025
+kept a predecessor's code; true for all 148 of Phú Thọ), else the first of them in old GSO code order.
 """
 
 from __future__ import annotations
