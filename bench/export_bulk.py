@@ -2,9 +2,11 @@
 
 Measured in one run against a throwaway embedded PostgreSQL holding marts of the demo province's shape (151 units:
 the province, 20 departments, 9 districts, 121 communes, with the 1/3/2025 department merger; province and district
-territories; the 30 indicators of seeds/indicator_catalogue.csv; the dbt marts' indexes) for the demo window
-2024-01-01 … 2025-06-30, and the simulator's national receiver (`chiso_simulator.national`, uvicorn on loopback in a
-child process, as the stack serves it; it validates every document it receives, on the same 2 cores).
+territories; the 30 indicators of seeds/indicator_catalogue.csv; both bases of the 2025 reform, of which the exports
+read the current one, where the merged departments' figures are the absorbing ones'; the dbt marts' indexes) for the
+window 2024-01-01 … 2025-06-30 of a pre-reform province, and the simulator's national receiver
+(`chiso_simulator.national`, uvicorn on loopback in a child process, as the stack serves it; it validates every
+document it receives, on the same 2 cores).
 
 Three runs of `run_exports`, as the DAG calls it: the first builds, stores (JSON + XLSX) and sends every due document
 (48 for the demo window); the second finds nothing changed; the third follows a restatement of one day (new revisions
@@ -35,7 +37,7 @@ from _util import wait_healthy  # noqa: E402
 
 # The marts contract and the period calendar that the exporter's consumer tests use.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
-from marts_contract import MARTS_DDL, periods  # noqa: E402
+from marts_contract import MARTS_DDL, Register, Unit, periods  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 START, END = date(2024, 1, 1), date(2025, 6, 30)
@@ -59,21 +61,24 @@ CREATE INDEX ON marts.rpt_dossier_report (period_type, period_start);
 """
 
 
-def units() -> list[dict]:
-    """The demo province's register: (code, name, type, parent, valid_from, valid_to) versions."""
+def units() -> list[Unit]:
+    """The demo province's register (pre-reform Vĩnh Phúc): an absorbed department ends on 28/2/2025 and lists the
+    absorbing one as its successor."""
     prov = "000.00.00.H26"
-    def unit(code: str, name: str, utype: str, parent: str | None, to: date | None = None) -> dict:
-        return {"code": code, "name": name, "type": utype, "parent": parent, "to": to}
-
-    out = [unit(prov, "UBND tỉnh Vĩnh Phúc", "UBND_TINH", None)]
+    out = [Unit(prov, "UBND tỉnh Vĩnh Phúc", "UBND_TINH", None)]
     for i in range(1, N_DEPARTMENTS + 1):
-        out.append(unit(f"000.00.{i:02d}.H26", f"Sở số {i}", "SO_NGANH", prov,
-                        REORG - timedelta(days=1) if i in MERGED else None))  # fmt: skip
+        code = f"000.00.{i:02d}.H26"
+        if i in MERGED:
+            successor = f"000.00.{MERGED[i]:02d}.H26"
+            out.append(Unit(code, f"Sở số {i}", "SO_NGANH", prov, valid_to=REORG - timedelta(days=1),
+                            successors=(successor,)))  # fmt: skip
+        else:
+            out.append(Unit(code, f"Sở số {i}", "SO_NGANH", prov))
     for k, n in enumerate(DISTRICT_COMMUNES):
         dc = f"000.00.{41 + k:02d}.H26"
-        out.append(unit(dc, f"UBND huyện số {k + 1}", "UBND_HUYEN", prov))
+        out.append(Unit(dc, f"UBND huyện số {k + 1}", "UBND_HUYEN", prov))
         for m in range(1, n + 1):
-            out.append(unit(f"000.{m:02d}.{41 + k:02d}.H26", f"UBND xã {m} huyện {k + 1}", "UBND_XA", dc))
+            out.append(Unit(f"000.{m:02d}.{41 + k:02d}.H26", f"UBND xã {m} huyện {k + 1}", "UBND_XA", dc))
     return out
 
 
@@ -89,25 +94,26 @@ def _copy(conn, table: str, rows: list[tuple]) -> None:
 
 
 def build_marts(conn, restated: date | None = None) -> dict[str, int]:
-    """(Re)create the marts of the demo window; `restated` changes every figure of the periods containing that day."""
+    """(Re)create the marts of the demo window in both bases (historical: the units valid in the period; current:
+    today's units); `restated` changes every figure of the periods containing that day."""
     rng = random.Random(26)
-    us = units()
+    reg = Register(units(), END)
     inds = catalogue()
-    children = Counter(u["parent"] for u in us)
-    pairs = [(u, "unit") for u in us] + [(u, "area") for u in us if children[u["code"]]]
+    children = Counter(u.parent for u in reg.units)
+    pairs = [(u, "unit") for u in reg.units] + [(u, "area") for u in reg.units if children[u.code]]
     rows: dict[str, list[tuple]] = {t: [] for t in ("dim", "fct", "score", "rank", "dossier")}
-    for u in us:
-        rows["dim"].append(
-            (u["code"], u["code"], u["name"], u["type"], u["parent"], "26", 40, date(2020, 1, 1), u["to"])
-        )
-    for ptype, ps, pe in periods(START, END):
+    rows["dim"] = reg.dim_units()
+    for (ptype, ps, pe), basis in ((p, b) for p in periods(START, END) for b in ("historical", "current")):
         evaluated = min(pe, END)
-        alive = [(u, s) for u, s in pairs if u["to"] is None or u["to"] >= ps]
+        if basis == "historical":
+            alive = [(u, s) for u, s in pairs if u.valid_to is None or u.valid_to >= ps]
+        else:
+            alive = [(u, s) for u, s in pairs if u.valid_on(END)]
         bump = 1 if restated and ps <= restated <= pe else 0
         if ptype.startswith("report_"):
             for u, scope in alive:
                 f = [rng.randrange(0, 400) + bump for _ in range(11)]
-                rows["dossier"].append((u["code"], scope, ptype, ps, pe, *f, evaluated))
+                rows["dossier"].append((basis, u.code, u.valid_from, scope, ptype, ps, pe, *f, evaluated))
             continue
         scores = {}
         for u, scope in alive:
@@ -121,8 +127,8 @@ def build_marts(conn, restated: date | None = None) -> dict[str, int]:
                 value = round(num / den, 6) if applicable else None
                 pts = round(mx * (value or 0), 4)
                 rows["fct"].append(
-                    (ind["indicator_code"], u["code"], scope, ptype, ps, pe, ind["framework"], ind["group_code"],
-                     num, den, value, pts, mx, applicable, evaluated)
+                    (basis, ind["indicator_code"], u.code, u.valid_from, scope, ptype, ps, pe, ind["framework"],
+                     ind["group_code"], num, den, value, pts, mx, applicable, evaluated)
                 )  # fmt: skip
                 if ind["framework"] == "QD766":
                     groups[ind["group_code"]] += pts
@@ -130,18 +136,20 @@ def build_marts(conn, restated: date | None = None) -> dict[str, int]:
                     extra += pts
             total = round(sum(groups.values()), 4)
             g = [round(groups[k], 4) for k in ("CKMB", "TDGQ", "CLGQ", "MDSH", "TTTT", "MDHL")]
-            rows["score"].append((u["code"], scope, ptype, ps, pe, *g, total, "Khá", evaluated))
-            scores[(u["code"], scope)] = (total, round(5 * total + extra, 4))
+            rows["score"].append((basis, u.code, u.valid_from, scope, ptype, ps, pe, *g, total, "Khá", evaluated))
+            scores[(u.code, scope)] = (total, round(5 * total + extra, 4))
         for group, utype, scope in (("SO_NGANH", "SO_NGANH", "unit"), ("HUYEN", "UBND_HUYEN", "area"),
                                     ("XA", "UBND_XA", "unit")):  # fmt: skip
-            members = [u["code"] for u, s in alive if u["type"] == utype and s == scope]
+            members = [u for u, s in alive if u.type == utype and s == scope and u.valid_on(evaluated)]
             for ranking, i in (("QD766", 0), ("CDS", 1)):
-                for c in members:
-                    sc = scores[(c, scope)][i]
-                    rank = 1 + sum(1 for o in members if scores[(o, scope)][i] > sc)
-                    rows["rank"].append((ranking, ptype, ps, group, c, pe, c, sc, rank, len(members), None, None))
-    conn.execute("DROP TABLE IF EXISTS marts.dim_units, marts.fct_indicator_values, marts.rpt_qd766_scores,"
-                 " marts.rpt_unit_rankings, marts.rpt_dossier_report")  # fmt: skip
+                for u in members:
+                    sc = scores[(u.code, scope)][i]
+                    rank = 1 + sum(1 for o in members if scores[(o.code, scope)][i] > sc)
+                    rows["rank"].append((basis, ranking, ptype, ps, group, u.code, u.valid_from, pe, u.name, sc, rank,
+                                         len(members), None, None))  # fmt: skip
+    conn.execute("DROP TABLE IF EXISTS marts.dim_units, marts.bridge_unit_succession, marts.dim_periods,"
+                 " marts.fct_indicator_values, marts.rpt_qd766_scores, marts.rpt_unit_rankings,"
+                 " marts.rpt_dossier_report")  # fmt: skip
     conn.execute(MARTS_DDL)
     conn.execute(MARTS_EXTRA)
     for key, table in (("dim", "dim_units"), ("fct", "fct_indicator_values"), ("score", "rpt_qd766_scores"),
