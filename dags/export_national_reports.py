@@ -2,6 +2,8 @@
 
 Runs when the marts are rebuilt and every morning at 06:00 (Asia/Ho_Chi_Minh), so a report falls due
 after its cut-off even without new data, and submissions left pending by a receiver outage resume.
+Reports are the province's as it is now (across the 1/7/2025 reform): its committee valid on the last loaded day,
+for the periods ending on or after that committee began, in the marts' current basis with today's identifiers.
 Documents, keys, attempts and receipts live in `exports.*`; see `chiso exports list|show|resend`.
 """
 
