@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -130,6 +131,7 @@ class _Units:
             self.versions[(r["unit_code"], r["unit_valid_from"])].append(r)
         self._cache: dict[date, dict[UnitKey, dict]] = {}
 
+    @cached_property
     def province(self) -> dict:
         """The province committee's version valid on the last loaded day: the reporting unit."""
         found = [v for vs in self.versions.values() for v in vs if v["is_current"] and v["unit_type"] == "UBND_TINH"]
@@ -155,7 +157,7 @@ class _Units:
 def reporting_province(conn: psycopg.Connection) -> dict:
     """The province as it is now (`unit_code`, `unit_valid_from`, `unit_name`, ...): it reports the periods that end
     on or after its `unit_valid_from`; earlier periods were its predecessor provinces' duty."""
-    return _Units(conn).province()
+    return _Units(conn).province
 
 
 def _dvhc(code: str | None) -> str:
@@ -376,7 +378,7 @@ def _total(code: str, score: Any, max_points: Decimal, rank: dict | None) -> dic
 
 
 def _document(period: Period, units: _Units, figures: Figures) -> dict:
-    province = units.province()
+    province = units.province
     if period.period_end < province["unit_valid_from"]:
         raise BuildError(
             f"Kỳ {period.label_vi} kết thúc trước ngày {province['unit_name']} ({province['unit_code']}) có hiệu lực"
