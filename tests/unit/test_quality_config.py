@@ -57,7 +57,56 @@ def test_brief_checks_exist_by_name():
         "total_equals_sum_of_groups",
         "rank_within_units_ranked",
         "every_unit_every_period",
+        # across the 2025 reform (reform.md)
+        "indicator_rows_only_for_units_of_basis",
+        "scores_rows_only_for_units_of_basis",
+        "dossier_report_rows_only_for_units_of_basis",
+        "ranked_units_valid_at_period_end",
+        "ranking_includes_every_unit_of_group",
+        "previous_rank_from_preceding_period",
+        "no_huyen_ranking_after_reform",
+        "successors_have_bridge_rows",
+        "succession_one_primary_per_unit",
+        "succession_after_predecessor_ends",
+        "periods_label_present",
+        "periods_key_unique",
+        "units_identity_consistent",
+        "units_current_home",
     } <= names["marts"]
+
+
+# Mart assets whose rows are per (basis, unit identity): reform.md's two bases, units keyed by identifier + validity.
+BASIS_ASSETS = {
+    "indicators": "indicator",
+    "scores": "scores",
+    "rankings": "rankings",
+    "dossier_report": "dossier_report",
+}
+
+
+def test_mart_keys_carry_basis_and_unit_identity():
+    spec = load_suite("marts")
+    by_name = {e.name: e for e in spec.expectations}
+    for asset, prefix in BASIS_ASSETS.items():
+        key = spec.assets[asset].key_columns
+        assert {"basis", "unit_code", "unit_valid_from"} <= set(key), asset
+        assert by_name[f"{prefix}_key_unique"].kwargs["column_list"] == list(key), asset
+        present = {e.kwargs["column"] for e in spec.for_asset(asset) if e.name.startswith(f"{prefix}_key_present__")}
+        assert set(key) <= present, (asset, set(key) - present)
+    # the dimensions: one unit version per row, one succession per (unit, successor), one period per row
+    assert by_name["units_key_unique"].kwargs["column_list"] == ["unit_code", "valid_from"]
+    assert "units_key_present__unit_valid_from" in by_name
+    assert by_name["succession_key_unique"].kwargs["column_list"] == list(spec.assets["succession"].key_columns)
+    assert by_name["periods_key_unique"].kwargs["column_list"] == ["period_type", "period_start"]
+
+
+def test_mart_assets_stay_windowed():
+    """Facts and dim_periods are read for the periods that meet the window; the unit dimensions whole."""
+    spec = load_suite("marts")
+    assert spec.windowed
+    for name, asset in spec.assets.items():
+        windowed = "$window_start" in asset.query and "$window_end" in asset.query
+        assert windowed == (name not in {"units", "succession"}), name
 
 
 def test_freshness_thresholds_cover_daily_entities():
