@@ -7,6 +7,7 @@ The same checks run against the full stack with pipeline data in tests/e2e/test_
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import test_superset_fake_marts as fake
 import yaml
 
 from chiso.settings import REPO_ROOT, Settings
@@ -24,11 +26,14 @@ from chiso.stack.superset_setup import VIEWER_PERMISSIONS, VIEWER_ROLE, Superset
 
 ASSETS = REPO_ROOT / "superset" / "assets"
 DASHBOARDS = {  # slug -> (title, charts on it)
-    "xep-hang-chuyen-doi-so": ("Xếp hạng chuyển đổi số", 4),
+    "xep-hang-chuyen-doi-so": ("Xếp hạng chuyển đổi số", 5),
     "chi-so-766": ("Chỉ số phục vụ người dân, doanh nghiệp (766)", 8),
     "van-ban-dien-tu-chu-ky-so": ("Văn bản điện tử & chữ ký số", 8),
+    "lich-su-don-vi": ("Lịch sử đơn vị qua sắp xếp", 4),
+    "sap-xep-don-vi-hanh-chinh": ("Sắp xếp đơn vị hành chính", 3),
     "chat-luong-du-lieu": ("Chất lượng dữ liệu", 5),
 }
+CURRENT, HISTORICAL = "Theo đơn vị hiện nay", "Theo đơn vị tại thời điểm"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
@@ -100,6 +105,105 @@ def check_chart_data(client: SupersetApi) -> dict[str, int]:
     empty = [name for name, n in rows.items() if n == 0]
     assert not empty, f"charts without rows: {empty}"
     return rows
+
+
+def _post_data(client: SupersetApi, query_context: dict, what: str) -> list[dict]:
+    r = client.http.post("/api/v1/chart/data", json={**query_context, "force": True})  # the marts as they are now
+    assert r.status_code == 200, f"{what}: {r.status_code} {r.text[:500]}"
+    results = r.json()["result"]
+    assert all(not q.get("error") for q in results), f"{what}: {results}"
+    return [row for q in results for row in q["data"]]
+
+
+@dataclass
+class DashboardView:
+    """A dashboard as a reader opens it: its native filters' values and each chart's rows under them."""
+
+    values: dict[str, list]  # filter name -> values
+    rows: dict[str, list[dict]]  # slice name -> rows
+
+
+def filter_options(client: SupersetApi, f: dict, parent_filters: list[dict]) -> list:
+    """A select filter's options in its own order (its sort metric, else its values), given its parents' values."""
+    target = f["targets"][0]
+    col = target["column"]["name"]
+    dataset_id = target.get("datasetId") or next(
+        d["id"] for d in client.list_all("dataset", ("id", "uuid")) if str(d["uuid"]) == target["datasetUuid"])
+    cv = f["controlValues"]
+    sort = cv.get("sortMetric")
+    q = {"columns": [col], "metrics": [sort] if sort else [], "orderby": [[sort or col, cv.get("sortAscending", True)]],
+         "filters": parent_filters, "extras": {"where": "", "having": ""}, "row_limit": 10000}
+    ctx = {"datasource": {"id": dataset_id, "type": "table"}, "queries": [q], "result_format": "json",
+           "result_type": "full", "form_data": {}}
+    return [row[col] for row in _post_data(client, ctx, f"options of {f['name']}")]
+
+
+def dashboard_view(client: SupersetApi, slug: str, choose: dict[str, list] | None = None) -> DashboardView:
+    """Run every chart of a dashboard with its native filters as a reader gets them: the values in `choose`
+    (filter name -> values), else the filter's default, else (a "first item" filter) its first option given its
+    parents' values; each chart gets the filters whose scope holds it, as the dashboard sends them."""
+    choose = choose or {}
+    dash = client.get(f"/api/v1/dashboard/{slug}")["result"]
+    filters = json.loads(dash["json_metadata"])["native_filter_configuration"]
+    by_id = {f["id"]: f for f in filters}
+    values: dict[str, list] = {}
+
+    def clause(f: dict) -> list[dict]:
+        v = resolve(f)
+        return [{"col": f["targets"][0]["column"]["name"], "op": "IN", "val": v}] if v else []
+
+    def resolve(f: dict) -> list:
+        if f["id"] not in values:
+            default = (f.get("defaultDataMask") or {}).get("filterState", {}).get("value")
+            if f["name"] in choose:
+                values[f["id"]] = list(choose[f["name"]])
+            elif default:
+                values[f["id"]] = list(default)
+            elif f["controlValues"].get("defaultToFirstItem"):
+                parents = [c for p in f.get("cascadeParentIds") or [] for c in clause(by_id[p])]
+                options = filter_options(client, f, parents)
+                assert options, f"{slug}: filter {f['name']} has no option to default to"
+                values[f["id"]] = options[:1]
+            else:
+                values[f["id"]] = []
+        return values[f["id"]]
+
+    position = json.loads(dash["position_json"])
+    rows: dict[str, list[dict]] = {}
+    for cell in position.values():
+        if not (isinstance(cell, dict) and cell.get("type") == "CHART"):
+            continue
+        chart_id = cell["meta"]["chartId"]
+        extra = [c for f in filters if chart_id not in f["scope"]["excluded"] for c in clause(f)]
+        chart = client.get(f"/api/v1/chart/{chart_id}")["result"]
+        ctx = json.loads(chart["query_context"])
+        for q in ctx["queries"]:
+            q["filters"] = q.get("filters", []) + extra
+        ctx["form_data"]["extra_form_data"] = {"filters": extra}
+        rows[chart["slice_name"]] = _post_data(client, ctx, f"{slug} / {chart['slice_name']}")
+    return DashboardView({f["name"]: resolve(f) for f in filters}, rows)
+
+
+def check_dashboard_defaults(client: SupersetApi) -> dict[str, DashboardView]:
+    """Every dashboard opens, in either basis, on charts that all have rows, the figures by today's units by
+    default; a ranking table holds each unit once, ranked among exactly the units it lists."""
+    views = {}
+    for slug in DASHBOARDS:
+        view = dashboard_view(client, slug)
+        if "Cơ sở số liệu" in view.values:
+            assert view.values["Cơ sở số liệu"] == [CURRENT], slug
+            historical = dashboard_view(client, slug, {"Cơ sở số liệu": [HISTORICAL]})
+            empty = [name for name, rows in historical.rows.items() if not rows]
+            assert not empty, f"{slug} by the units of the time: charts without rows: {empty}"
+        empty = [name for name, rows in view.rows.items() if not rows]
+        assert not empty, f"{slug}: charts without rows when opened: {empty}"
+        views[slug] = view
+    for name in ("Bảng xếp hạng", "Xếp hạng xã, phường kỳ này"):
+        rows = views["xep-hang-chuyen-doi-so"].rows[name]
+        units = [r["unit_name"] for r in rows]
+        assert len(units) == len(set(units)), f"{name}: a unit listed twice: {units}"
+        assert {int(r["rank_of_total"].split("/")[1]) for r in rows} == {len(rows)}, name
+    return views
 
 
 def viewer_session(target: SupersetTarget) -> SupersetApi:
@@ -300,3 +404,136 @@ def test_changed_chart_file_updates_chart(superset_dev: SupersetTarget, tmp_path
     restored = [c for c in superset_dev.admin.list_all("chart", ("id", "uuid", "slice_name"))
                 if str(c["uuid"]) == doc["uuid"]]
     assert [c["slice_name"] for c in restored] == ["Điểm theo đơn vị"]
+
+
+# ---------------------------------------------------------------- today's structure (reform.md), on the fake marts
+
+
+def _marts(target: SupersetTarget):
+    import psycopg
+
+    from chiso.stack import postgres
+
+    return psycopg.connect(postgres.uri(target.settings, "chiso_reader", target.creds["pg_reader"]))
+
+
+def test_dashboards_open_on_rows_in_current_basis(superset_dev: SupersetTarget) -> None:
+    views = check_dashboard_defaults(superset_dev.admin)
+    ranking = views["xep-hang-chuyen-doi-so"]
+    assert ranking.values["Kỳ"] == ["2025 – Tháng 09 (tạm tính)"]  # this month, evaluated to date
+    communes = [u for u in fake.build_units() if u.unit_type == "UBND_XA" and u.valid_on(fake.LAST_DAY)]
+    listed = sorted(r["unit_name"] for r in ranking.rows["Xếp hạng xã, phường kỳ này"])
+    assert listed == sorted(u.name for u in communes)
+
+
+def test_commune_ranking_moves_across_the_reform_in_the_current_basis(superset_dev: SupersetTarget) -> None:
+    july = {"Loại kỳ": ["Tháng"], "Kỳ": ["2025 – Tháng 07"]}
+    current = dashboard_view(superset_dev.admin, "xep-hang-chuyen-doi-so", july).rows["Xếp hạng xã, phường kỳ này"]
+    assert len(current) == 5 and all(r["previous_rank"] is not None for r in current), current
+    assert {r["rank_change_label"][0] for r in current} <= {"▲", "▼", "="}
+    historical = dashboard_view(superset_dev.admin, "xep-hang-chuyen-doi-so",
+                                {**july, "Cơ sở số liệu": [HISTORICAL]}).rows["Xếp hạng xã, phường kỳ này"]
+    assert len(historical) == 5 and {r["rank_change_label"] for r in historical} == {"mới xếp hạng"}
+
+
+def test_district_rankings_only_where_districts_existed(superset_dev: SupersetTarget) -> None:
+    client = superset_dev.admin
+    dash = client.get("/api/v1/dashboard/xep-hang-chuyen-doi-so")["result"]
+    group = next(f for f in json.loads(dash["json_metadata"])["native_filter_configuration"]
+                 if f["name"] == "Nhóm đơn vị")
+
+    def groups(basis: str, period: str) -> list:
+        return filter_options(client, group, [{"col": "basis_label", "op": "IN", "val": [basis]},
+                                              {"col": "period_label", "op": "IN", "val": [period]}])
+
+    assert "Huyện, thị xã, thành phố" in groups(HISTORICAL, "2025 – Tháng 06")
+    assert "Huyện, thị xã, thành phố" not in groups(HISTORICAL, "2025 – Tháng 07")
+    assert "Huyện, thị xã, thành phố" not in groups(CURRENT, "2025 – Tháng 06")
+    june = dashboard_view(client, "xep-hang-chuyen-doi-so", {
+        "Cơ sở số liệu": [HISTORICAL], "Kỳ": ["2025 – Tháng 06"], "Nhóm đơn vị": ["Huyện, thị xã, thành phố"]})
+    districts = [u.name for u in fake.build_units() if u.unit_type == "UBND_HUYEN"]
+    assert sorted(r["unit_name"] for r in june.rows["Bảng xếp hạng"]) == sorted(districts)
+
+
+def test_province_figure_is_one_province_in_either_basis(superset_dev: SupersetTarget) -> None:
+    """No unit chosen: the whole province, never a sum over the committees of a period (Q2/2025 has three by the
+    units of the time: the two old provinces and, by today's units, the merged one)."""
+    q2 = {"Loại kỳ": ["Quý"], "Kỳ": ["2025 – Quý 2"]}
+    top = fake._code(fake.NEW_PROVINCE, 0, 0)
+    with _marts(superset_dev) as conn:
+        def total(basis: str, valid_from) -> float:
+            return float(conn.execute(
+                "SELECT total_points FROM marts.rpt_qd766_scores WHERE basis = %s AND unit_code = %s"
+                " AND unit_valid_from = %s AND scope = 'area' AND period_type = 'quarter'"
+                " AND period_start = '2025-04-01'", (basis, top, valid_from)).fetchone()[0])
+
+        expected = {CURRENT: total("current", fake.REFORM), HISTORICAL: total("historical", fake.REGISTER_START)}
+    for basis, value in expected.items():
+        view = dashboard_view(superset_dev.admin, "chi-so-766", {**q2, "Cơ sở số liệu": [basis]})
+        [row] = view.rows["Tổng điểm QĐ 766"]
+        assert float(row["total_points"]) == pytest.approx(value), basis
+        groups = view.rows["Điểm 6 nhóm chỉ số so với điểm tối đa"]
+        assert sum(float(r["points"]) for r in groups) == pytest.approx(value), basis
+    # a chart shown without the basis filter (a saved chart, an API call) still reads today's units only
+    [row] = dashboard_view(superset_dev.admin, "chi-so-766", {**q2, "Cơ sở số liệu": []}).rows["Tổng điểm QĐ 766"]
+    assert float(row["total_points"]) == pytest.approx(expected[CURRENT])
+
+
+def test_unit_history_lists_its_old_units(superset_dev: SupersetTarget) -> None:
+    units = fake.build_units()
+    bridge = fake.succession(units)
+    new = next(u for u in units if u.name == "UBND Xã Yên Lạc")
+    whole = [b["unit"] for b in bridge if b["successor"] is new and b["is_primary"]]
+    part = [b["unit"] for b in bridge if b["successor"] is new and not b["is_primary"]]
+    assert whole and part
+    view = dashboard_view(superset_dev.admin, "lich-su-don-vi", {"Đơn vị": [new.name]})
+    [composition] = view.rows["Đơn vị gồm các đơn vị cũ"]
+    text = composition["composition"]
+    assert text.startswith("Gồm các đơn vị cũ: ") and composition["predecessors"] == len(whole) + len(part)
+    head, tail = text.split("; Nhận một phần của: ")
+    assert all(u.name in head for u in whole) and all(u.name in tail for u in part), text
+    assert len(view.rows["Các đơn vị cũ đã sắp xếp vào đơn vị"]) == len(whole) + len(part)
+    months = [p for p in fake.periods(fake.DATA_START, fake.LAST_DAY) if p[0] == "month"]
+    history = view.rows["Điểm và thứ hạng của đơn vị theo kỳ"]
+    assert len(history) == len(months) and len({r["period_label"] for r in history}) == len(months)
+    # by today's units its history runs back before it existed (its predecessors' figures)
+    assert "2025 – Tháng 04" in {r["period_label"] for r in history}
+    default = dashboard_view(superset_dev.admin, "lich-su-don-vi")
+    assert len(default.values["Đơn vị"]) == 1 and len(default.rows["Đơn vị gồm các đơn vị cũ"]) == 1
+
+
+def test_arrangement_puts_old_and_new_figures_side_by_side(superset_dev: SupersetTarget) -> None:
+    units = fake.build_units()
+    home = fake.current_home(units, fake.succession(units))
+    ended = [u for u in units if u.valid_to is not None and u.valid_to >= fake.DATA_START]
+    view = dashboard_view(superset_dev.admin, "sap-xep-don-vi-hanh-chinh")
+    table = view.rows["Đơn vị cũ → đơn vị mới: điểm quý cuối cùng trước sắp xếp"]
+    assert len(table) == len(ended) and len({r["old_unit_name"] for r in table}) == len(ended)
+    [old_count] = view.rows["Số đơn vị cũ đã sắp xếp"]
+    assert old_count["old_units"] == len(ended)
+    # the figures: the old unit's own (units of the time) beside its successor's (today's units), Q2/2025
+    dataset = next(d for d in superset_dev.admin.list_all("dataset", ("id", "table_name"))
+                   if d["table_name"] == "v_unit_arrangement")
+    cols = ["old_unit_code", "new_unit_code", "old_qd766_total", "new_qd766_total"]
+    ctx = {"datasource": {"id": dataset["id"], "type": "table"}, "result_format": "json", "result_type": "full",
+           "form_data": {}, "queries": [{"columns": cols, "metrics": None, "orderby": [], "filters": [],
+                                         "extras": {"where": "", "having": ""}, "row_limit": 10000}]}
+    pairs = _post_data(superset_dev.admin, ctx, "pairs")
+    got = {r["old_unit_code"]: r for r in pairs}  # the ended units here have identifiers of their own
+    assert len(got) == len(pairs) == len(ended)
+    with _marts(superset_dev) as conn:
+        scores = {row[:4]: float(row[4]) for row in conn.execute(
+            "SELECT basis, unit_code, unit_valid_from, scope, total_points FROM marts.rpt_qd766_scores"
+            " WHERE period_type = 'quarter' AND period_start = '2025-04-01'")}
+    for u in ended:
+        row = got[u.code]
+        scope = "area" if u.unit_type in ("UBND_TINH", "UBND_HUYEN") else "unit"
+        assert float(row["old_qd766_total"]) == pytest.approx(scores["historical", u.code, u.valid_from, scope])
+        successor = home[u.key]
+        if successor is None:  # a district committee: its figures only in the province's area row
+            assert row["new_unit_code"] is None and row["new_qd766_total"] is None
+            continue
+        s_scope = "area" if successor.unit_type == "UBND_TINH" else "unit"
+        assert row["new_unit_code"] == successor.code
+        assert float(row["new_qd766_total"]) == pytest.approx(
+            scores["current", successor.code, successor.valid_from, s_scope])

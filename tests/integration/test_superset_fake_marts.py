@@ -1,9 +1,20 @@
-"""Plausible fake marts for developing and testing the Superset dashboards without the pipeline.
+"""Plausible fake marts across the 2025 reform, for developing and testing the Superset dashboards without the
+pipeline.
 
-Tables follow the marts contract of warehouse.md (plus the catalogue and data-quality views the dashboards
-read). Values are random but consistent: points follow the catalogue's formula, the QD766 scores are the
-sums of the indicator points, and the rankings use standard competition ranking with rank changes against
-the previous period, computed in SQL exactly as the contract states.
+The contract tables come from tests/integration/marts_contract.py's MARTS_DDL (plus the catalogue and
+data-quality tables the dashboards read). Two old provinces (Phú Thọ 25, Vĩnh Phúc 26), with their committees,
+departments, districts and communes, merge on 1/7/2025 into the new Phú Thọ (25): its committee and
+departments reuse the old Phú Thọ identifiers, one new commune reuses a predecessor's code, one old commune is
+split between two new ones, the district committees end without successor, and a department absorbed on
+1/3/2025 reaches today's department through two hops. Data runs from DATA_START to LAST_DAY.
+
+Values are random but consistent with reform.md and warehouse.md: the historical basis holds a row for every
+unit valid in the period, the current basis one for every unit of today made from its primary predecessors'
+counts (summed, then divided; a district committee's only in the province's area row); points follow the
+catalogue's formula and are rounded to 2 decimals; the QD766 scores are the sums of the indicator points; the
+rankings rank, per basis, the units of the group valid on the period's last (loaded) day (today's units in the
+current basis) with standard competition ranking and rank changes against the previous period of the same
+type in the same basis.
 
 Run `python tests/integration/test_superset_fake_marts.py` with CHISO_HOME / CHISO_PG_PORT set to load them
 into a development warehouse. The module holds no tests.
@@ -13,53 +24,60 @@ from __future__ import annotations
 
 import csv
 import random
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 import psycopg
+from marts_contract import MARTS_DDL, periods
 
 from chiso.settings import REPO_ROOT, Settings
 from chiso.stack import credentials, postgres
 
-PROVINCE = ("000.00.00.H26", "UBND tỉnh Vĩnh Phúc", "UBND_TINH", None)
-DEPARTMENTS = [
-    ("000.00.01.H26", "Văn phòng UBND tỉnh"),
-    ("000.00.02.H26", "Sở Nội vụ"),
-    ("000.00.03.H26", "Sở Tư pháp"),
-    ("000.00.05.H26", "Sở Tài chính"),
-    ("000.00.11.H26", "Sở Thông tin và Truyền thông"),
-    ("000.00.16.H26", "Sở Y tế"),
-]
-DISTRICTS = [
-    ("000.00.41.H26", "UBND Thành phố Vĩnh Yên", ["Phường Tích Sơn", "Xã Thanh Trù"]),
-    ("000.00.49.H26", "UBND Huyện Yên Lạc", ["Thị trấn Yên Lạc", "Xã Đồng Cương"]),
-    ("000.00.50.H26", "UBND Huyện Vĩnh Tường", ["Thị trấn Vĩnh Tường", "Xã Tân Tiến"]),
-]
-MONTHS = [date(2024, m, 1) for m in range(1, 7)]
-# Periods: (type, start, end).
-PERIODS = (
-    [("month", m, (m.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)) for m in MONTHS]
-    + [("quarter", date(2024, 1, 1), date(2024, 3, 31)), ("quarter", date(2024, 4, 1), date(2024, 6, 30))]
-    + [("year", date(2024, 1, 1), date(2024, 6, 30))]
-    + [("report_month", date(2024, m - 1, 15) if m > 1 else date(2023, 12, 15), date(2024, m, 14)) for m in range(2, 7)]
-)
+REGISTER_START = date(2020, 1, 1)
+DEPARTMENT_REORG = date(2025, 3, 1)
+REFORM = date(2025, 7, 1)
+DATA_START = date(2025, 4, 1)
+LAST_DAY = date(2025, 9, 20)  # the last loaded day: September 2025 is evaluated to date
 
-DDL = """
-DROP TABLE IF EXISTS marts.dim_units, marts.dim_indicators, marts.dim_work_file_targets,
-    marts.fct_indicator_values, marts.rpt_qd766_scores, marts.rpt_unit_rankings, marts.rpt_dossier_report,
-    marts.quality_expectation_results, marts.quality_source_freshness CASCADE;
-CREATE TABLE marts.dim_units (unit_code text, internal_id text, unit_name text, unit_type text,
-    parent_unit_code text, admin_area_code text, staff_count int, valid_from date, valid_to date);
+# Old provinces: code, name, districts (name, communes (name, successor keys: the primary first)).
+OLD_PROVINCES = [
+    ("25", "UBND tỉnh Phú Thọ", [
+        ("UBND Thành phố Việt Trì", [("UBND Phường Tiên Cát", "VT"), ("UBND Phường Gia Cẩm", "VT"),
+                                     ("UBND Xã Trưng Vương", "VT")]),
+        ("UBND Huyện Lâm Thao", [("UBND Thị trấn Lâm Thao", "LT"), ("UBND Xã Tiên Kiên", "LT")]),
+    ]),
+    ("26", "UBND tỉnh Vĩnh Phúc", [
+        ("UBND Thành phố Vĩnh Yên", [("UBND Phường Tích Sơn", "VP"), ("UBND Xã Thanh Trù", "VP YL")]),
+        ("UBND Huyện Yên Lạc", [("UBND Thị trấn Yên Lạc", "YL"), ("UBND Xã Đồng Cương", "YL"),
+                                ("UBND Xã Tân Tiến", "YL")]),
+        ("UBND Huyện Vĩnh Tường", [("UBND Xã Tân Tiến", "VTG")]),  # the same name as Yên Lạc's
+    ]),
+]
+# Departments of every old province and of the new one: number in the code, name (the same in every province).
+DEPARTMENTS = [(1, "Sở Nội vụ"), (2, "Sở Tư pháp"), (5, "Sở Tài chính"), (14, "Sở Khoa học và Công nghệ")]
+ABSORBED = (11, "Sở Thông tin và Truyền thông", 14)  # ends 28/2/2025 into the department numbered 14
+# New communes: key -> name, and the old commune whose code it takes (else a new code).
+NEW_COMMUNES = {
+    "VT": ("UBND Phường Việt Trì", "UBND Phường Tiên Cát"),
+    "LT": ("UBND Phường Lâm Thao", None),
+    "VP": ("UBND Phường Vĩnh Phúc", None),
+    "YL": ("UBND Xã Yên Lạc", None),
+    "VTG": ("UBND Xã Vĩnh Tường", None),
+}
+NEW_PROVINCE = "25"
+DOSSIER_FIELDS = ["received_total", "received_online", "received_offline", "carried_over", "resolved_total",
+                  "resolved_early", "resolved_on_time", "resolved_late", "in_progress_total", "in_progress_within",
+                  "in_progress_overdue"]
+
+EXTRA_DDL = """
+DROP TABLE IF EXISTS marts.dim_units, marts.bridge_unit_succession, marts.dim_periods, marts.dim_indicators,
+    marts.dim_work_file_targets, marts.fct_indicator_values, marts.rpt_qd766_scores, marts.rpt_unit_rankings,
+    marts.rpt_dossier_report, marts.quality_expectation_results, marts.quality_source_freshness CASCADE;
 CREATE TABLE marts.dim_indicators (indicator_code text, framework text, group_code text, name_vi text,
     name_en text, max_points numeric, cap numeric, cap_by_unit_type boolean, direction text,
     is_provisional boolean, valid_from date, valid_to date);
 CREATE TABLE marts.dim_work_file_targets (unit_type text, target numeric, name_vi text);
-CREATE TABLE marts.fct_indicator_values (indicator_code text, unit_code text, scope text, period_type text,
-    period_start date, period_end date, framework text, group_code text, numerator numeric, denominator numeric,
-    value numeric, points numeric, max_points numeric, is_applicable boolean);
-CREATE TABLE marts.rpt_dossier_report (unit_code text, scope text, period_type text, period_start date,
-    period_end date, received_total int, received_online int, received_offline int, carried_over int,
-    resolved_total int, resolved_early int, resolved_on_time int, resolved_late int, in_progress_total int,
-    in_progress_within int, in_progress_overdue int);
 CREATE TABLE marts.quality_expectation_results (run_id text, suite text, layer text, expectation text,
     severity text, success boolean, unexpected_count bigint, message_vi text, validated_at timestamptz);
 CREATE TABLE marts.quality_source_freshness (source text, entity text, last_success_at timestamptz,
@@ -67,56 +85,188 @@ CREATE TABLE marts.quality_source_freshness (source text, entity text, last_succ
 """
 
 DERIVED = """
-CREATE TABLE marts.rpt_qd766_scores AS
-SELECT f.unit_code, f.scope, f.period_type, f.period_start, f.period_end,
-       sum(points) FILTER (WHERE group_code = 'CKMB') AS ckmb, sum(points) FILTER (WHERE group_code = 'TDGQ') AS tdgq,
-       sum(points) FILTER (WHERE group_code = 'CLGQ') AS clgq, sum(points) FILTER (WHERE group_code = 'MDSH') AS mdsh,
-       sum(points) FILTER (WHERE group_code = 'TTTT') AS tttt, sum(points) FILTER (WHERE group_code = 'MDHL') AS mdhl,
-       sum(points) AS total_points,
-       CASE WHEN sum(points) >= 90 THEN 'Xuất sắc' WHEN sum(points) >= 80 THEN 'Tốt' WHEN sum(points) >= 70 THEN 'Khá'
-            WHEN sum(points) >= 50 THEN 'Trung bình' ELSE 'Yếu' END AS band
+INSERT INTO marts.rpt_qd766_scores
+SELECT basis, unit_code, unit_valid_from, scope, period_type, period_start, period_end,
+       sum(points) FILTER (WHERE group_code = 'CKMB'), sum(points) FILTER (WHERE group_code = 'TDGQ'),
+       sum(points) FILTER (WHERE group_code = 'CLGQ'), sum(points) FILTER (WHERE group_code = 'MDSH'),
+       sum(points) FILTER (WHERE group_code = 'TTTT'), sum(points) FILTER (WHERE group_code = 'MDHL'),
+       sum(points),
+       (SELECT b.name_vi FROM bands b WHERE sum(f.points) >= b.lower_bound ORDER BY b.lower_bound DESC LIMIT 1)
 FROM marts.fct_indicator_values f WHERE framework = 'QD766'
-GROUP BY 1, 2, 3, 4, 5;
+GROUP BY 1, 2, 3, 4, 5, 6, 7;
 
-CREATE TABLE marts.rpt_unit_rankings AS
-WITH groups(unit_group, unit_type, scope) AS (
-    VALUES ('SO_NGANH', 'SO_NGANH', 'unit'), ('HUYEN', 'UBND_HUYEN', 'area'), ('XA', 'UBND_XA', 'unit')),
-scores AS (
-    SELECT 'QD766' AS ranking_code, s.unit_code, s.scope, s.period_type, s.period_start, s.period_end,
-           s.total_points AS score
-    FROM marts.rpt_qd766_scores s
-    UNION ALL
-    SELECT 'CDS', f.unit_code, f.scope, f.period_type, f.period_start, f.period_end,
-           sum(CASE WHEN framework = 'QD766' THEN 5 * points ELSE points END)
-    FROM marts.fct_indicator_values f GROUP BY 2, 3, 4, 5, 6),
+INSERT INTO marts.rpt_unit_rankings
+WITH scores AS (
+    SELECT w.ranking_code, f.basis, f.period_type, f.period_start, f.period_end, f.unit_code, f.unit_valid_from,
+           f.scope, round(sum(w.multiplier * f.points), 2) AS score
+    FROM marts.fct_indicator_values f JOIN weights w ON w.framework = f.framework
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8),
 ranked AS (
-    SELECT sc.ranking_code, sc.period_type, sc.period_start, sc.period_end, g.unit_group, sc.unit_code,
-           u.unit_name, round(sc.score, 2) AS score,
-           rank() OVER (PARTITION BY sc.ranking_code, sc.period_type, sc.period_start, g.unit_group
-                        ORDER BY sc.score DESC) AS rank,
-           count(*) OVER (PARTITION BY sc.ranking_code, sc.period_type, sc.period_start, g.unit_group) AS units_ranked
-    FROM scores sc JOIN marts.dim_units u USING (unit_code)
-    JOIN groups g ON g.unit_type = u.unit_type AND g.scope = sc.scope)
-SELECT r.*, p.rank AS previous_rank, p.rank - r.rank AS rank_change
+    SELECT sc.basis, sc.ranking_code, sc.period_type, sc.period_start, g.unit_group, sc.unit_code,
+           sc.unit_valid_from, sc.period_end, u.unit_name, sc.score,
+           rank() OVER (g ORDER BY sc.score DESC) AS rank, count(*) OVER g AS units_ranked
+    FROM scores sc
+    JOIN marts.dim_periods p USING (period_type, period_start)
+    -- historical: the units valid on the period's last (loaded) day; current: today's units
+    JOIN marts.dim_units u ON u.unit_code = sc.unit_code AND u.unit_valid_from = sc.unit_valid_from
+        AND CASE WHEN sc.basis = 'current' THEN u.is_current
+                 ELSE u.valid_from <= p.evaluated_to AND (u.valid_to IS NULL OR u.valid_to >= p.evaluated_to) END
+    JOIN groups g ON g.unit_type = u.unit_type AND g.scope = sc.scope
+    WINDOW g AS (PARTITION BY sc.basis, sc.ranking_code, sc.period_type, sc.period_start, g.unit_group)),
+previous AS (
+    SELECT period_type, period_start, lag(period_start) OVER (PARTITION BY period_type ORDER BY period_start)
+        AS previous_start
+    FROM marts.dim_periods)
+SELECT r.*, q.rank AS previous_rank, q.rank - r.rank AS rank_change
 FROM ranked r
-LEFT JOIN LATERAL (
-    SELECT max(period_start) AS prev_start FROM ranked q
-    WHERE q.ranking_code = r.ranking_code AND q.period_type = r.period_type AND q.period_start < r.period_start
-) prev ON true
-LEFT JOIN ranked p ON p.ranking_code = r.ranking_code AND p.period_type = r.period_type
-    AND p.period_start = prev.prev_start AND p.unit_group = r.unit_group AND p.unit_code = r.unit_code;
+JOIN previous pr ON pr.period_type = r.period_type AND pr.period_start = r.period_start
+LEFT JOIN ranked q ON q.basis = r.basis AND q.ranking_code = r.ranking_code AND q.period_type = r.period_type
+    AND q.period_start = pr.previous_start AND q.unit_group = r.unit_group AND q.unit_code = r.unit_code
+    AND q.unit_valid_from = r.unit_valid_from;
 """
 
 
-def _units() -> list[tuple]:
-    rows = [(*PROVINCE, 30)]
-    rows += [(code, name, "SO_NGANH", PROVINCE[0], 50) for code, name in DEPARTMENTS]
-    for code, name, communes in DISTRICTS:
-        rows.append((code, name, "UBND_HUYEN", PROVINCE[0], 150))
-        mm = code.split(".")[2]
-        for i, commune in enumerate(communes, start=1):
-            rows.append((f"000.{i:02d}.{mm}.H26", f"UBND {commune}", "UBND_XA", code, 25))
-    return rows
+@dataclass
+class Unit:
+    """One unit identity (identifier + start of validity) and its register versions."""
+
+    code: str
+    name: str
+    unit_type: str
+    area: str
+    staff: int
+    valid_from: date
+    valid_to: date | None = None
+    parent: Unit | None = None
+    successors: list[str] = field(default_factory=list)  # identifiers, the primary first
+    versions: list[tuple[date, date | None, int]] = field(default_factory=list)  # (from, to, staff)
+
+    @property
+    def key(self) -> tuple[str, date]:
+        return self.code, self.valid_from
+
+    def valid_between(self, start: date, end: date) -> bool:
+        return self.valid_from <= end and (self.valid_to is None or self.valid_to >= start)
+
+    def valid_on(self, day: date) -> bool:
+        return self.valid_between(day, day)
+
+
+def _code(province: str, mm: int, nn: int) -> str:
+    return f"000.{mm:02d}.{nn:02d}.H{province}"
+
+
+def build_units() -> list[Unit]:
+    """The register: old provinces until 30/6/2025, the merged province from 1/7/2025."""
+    before = REFORM - timedelta(days=1)
+    units: list[Unit] = []
+
+    def add(**kw) -> Unit:
+        u = Unit(**kw)
+        units.append(u)
+        return u
+
+    new_top = _code(NEW_PROVINCE, 0, 0)
+    commune_codes: dict[str, str] = {}
+    old_communes: list[tuple[Unit, str]] = []
+    for prov, prov_name, districts in OLD_PROVINCES:
+        top = add(code=_code(prov, 0, 0), name=prov_name, unit_type="UBND_TINH", area=prov, staff=30,
+                  valid_from=REGISTER_START, valid_to=before, successors=[new_top])
+        for n, name in DEPARTMENTS:
+            dept = add(code=_code(prov, 0, n), name=name, unit_type="SO_NGANH", area=prov, staff=40 + n,
+                       valid_from=REGISTER_START, valid_to=before, parent=top,
+                       successors=[_code(NEW_PROVINCE, 0, n)])
+            if n == ABSORBED[2]:  # a second version when it absorbs the other department
+                dept.versions = [(REGISTER_START, DEPARTMENT_REORG - timedelta(days=1), dept.staff),
+                                 (DEPARTMENT_REORG, before, dept.staff + 30)]
+        add(code=_code(prov, 0, ABSORBED[0]), name=ABSORBED[1], unit_type="SO_NGANH", area=prov, staff=30,
+            valid_from=REGISTER_START, valid_to=DEPARTMENT_REORG - timedelta(days=1), parent=top,
+            successors=[_code(prov, 0, ABSORBED[2])])
+        for d, (district_name, communes) in enumerate(districts):
+            nn = 41 + d
+            district = add(code=_code(prov, 0, nn), name=district_name, unit_type="UBND_HUYEN",
+                           area=f"{prov}{nn:03d}", staff=150, valid_from=REGISTER_START, valid_to=before,
+                           parent=top)
+            for c, (commune_name, successor_keys) in enumerate(communes, start=1):
+                commune = add(code=_code(prov, c, nn), name=commune_name, unit_type="UBND_XA",
+                              area=f"{prov}{nn:03d}{c:02d}", staff=22 + c, valid_from=REGISTER_START,
+                              valid_to=before, parent=district)
+                commune_codes[commune_name] = commune.code
+                old_communes.append((commune, successor_keys))
+    top = add(code=new_top, name="UBND tỉnh Phú Thọ", unit_type="UBND_TINH", area=NEW_PROVINCE, staff=45,
+              valid_from=REFORM)
+    for n, name in DEPARTMENTS:
+        add(code=_code(NEW_PROVINCE, 0, n), name=name, unit_type="SO_NGANH", area=NEW_PROVINCE, staff=90 + n,
+            valid_from=REFORM, parent=top)
+    new_codes = {}
+    for i, (key, (name, takes_code_of)) in enumerate(NEW_COMMUNES.items(), start=1):
+        code = commune_codes[takes_code_of] if takes_code_of else _code(NEW_PROVINCE, i, 90)
+        new_codes[key] = code
+        add(code=code, name=name, unit_type="UBND_XA", area=f"{NEW_PROVINCE}9{i:02d}", staff=35 + i,
+            valid_from=REFORM, parent=top)
+    for commune, successor_keys in old_communes:
+        commune.successors = [new_codes[k] for k in successor_keys.split()]
+    for u in units:
+        u.versions = u.versions or [(u.valid_from, u.valid_to, u.staff)]
+    return units
+
+
+def succession(units: list[Unit]) -> list[dict]:
+    """bridge_unit_succession: donViKeThua resolved to the identity valid the day after, closed transitively."""
+    direct: dict[tuple, list[tuple[Unit, bool]]] = {}
+    for u in units:
+        if u.valid_to is None:
+            continue
+        day = u.valid_to + timedelta(days=1)
+        direct[u.key] = [(next(s for s in units if s.code == code and s.valid_on(day)), i == 0)
+                         for i, code in enumerate(u.successors)]
+    rows: dict[tuple, dict] = {}
+    for u in units:
+        frontier = [(s, primary, 1) for s, primary in direct.get(u.key, [])]
+        while frontier:
+            s, primary, hops = frontier.pop()
+            k = (u.key, s.key)
+            old = rows.get(k)
+            if old is None or (primary, -hops) > (old["is_primary"], -old["hops"]):
+                rows[k] = {"unit": u, "successor": s, "effective_date": s.valid_from, "is_primary": primary,
+                           "hops": hops}
+            frontier += [(t, primary and p, hops + 1) for t, p in direct.get(s.key, [])]
+    return list(rows.values())
+
+
+def current_home(units: list[Unit], bridge: list[dict]) -> dict[tuple, Unit | None]:
+    """Each unit identity -> today's unit its figures go to in the current basis (None: a district committee)."""
+    home: dict[tuple, Unit | None] = {u.key: (u if u.valid_on(LAST_DAY) else None) for u in units}
+    for b in bridge:
+        if b["is_primary"] and b["successor"].valid_on(LAST_DAY):
+            home[b["unit"].key] = b["successor"]
+    return home
+
+
+def period_label(ptype: str, start: date, end: date) -> str:
+    """dim_periods.label_vi, as the dbt model writes it."""
+    if ptype == "month":
+        return f"{start:%Y} – Tháng {start:%m}"
+    if ptype == "quarter":
+        return f"{start:%Y} – Quý {(start.month - 1) // 3 + 1}"
+    if ptype == "year":
+        return f"Năm {start:%Y}"
+    kind = {"report_quarter": "quý ", "report_half": "6 tháng ", "report_nine_months": "9 tháng ",
+            "report_year": "năm "}.get(ptype, "")
+    first = f"{start:%d/%m}" if start.year == end.year else f"{start:%d/%m/%Y}"
+    return f"Kỳ báo cáo {kind}{first}–{end:%d/%m/%Y}"
+
+
+def _below(top: Unit, members: list[Unit]) -> list[Unit]:
+    """The members that are `top` or under it."""
+    out = []
+    for m in members:
+        p = m
+        while p is not None and p is not top:
+            p = p.parent
+        if p is top:
+            out.append(m)
+    return out
 
 
 def _catalogue() -> list[dict]:
@@ -124,22 +274,53 @@ def _catalogue() -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def _targets() -> dict[str, float]:
-    with (REPO_ROOT / "seeds" / "work_file_targets.csv").open(encoding="utf-8") as f:
-        return {r["unit_type"]: float(r["target"]) for r in csv.DictReader(f)}
+def _seed(name: str) -> list[dict]:
+    with (REPO_ROOT / "seeds" / name).open(encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def _points(ind: dict, cap: float, num: int, den: int) -> tuple[float | None, Decimal]:
+    mx = Decimal(ind["max_points"])
+    if den == 0:
+        return None, mx if ind["zero_denominator_rule"] == "full" else Decimal(0)
+    value = num / den
+    if ind["direction"] == "lower_is_better":
+        raw = mx * (1 - Decimal(value))
+    else:
+        raw = mx * min(Decimal(1), Decimal(value) / Decimal(cap))
+    return value, raw.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 def load(conn: psycopg.Connection, seed: int = 26) -> None:
     """(Re)create the fake marts in one transaction."""
     rng = random.Random(seed)
-    units = _units()
+    units = build_units()
+    bridge = succession(units)
+    home = current_home(units, bridge)
     catalogue = _catalogue()
-    targets = _targets()
-    conn.execute(DDL)
+    targets = {r["unit_type"]: float(r["target"]) for r in _seed("work_file_targets.csv")}
+    all_periods = periods(DATA_START, LAST_DAY)
+
+    conn.execute(EXTRA_DDL)
+    conn.execute(MARTS_DDL)
     with conn.cursor() as cur:
         cur.executemany(
-            "INSERT INTO marts.dim_units VALUES (%s, %s, %s, %s, %s, %s, %s, '2020-01-01', NULL)",
-            [(c, f"id{i:04d}", n, t, p, "26", staff) for i, (c, n, t, p, staff) in enumerate(units)],
+            "INSERT INTO marts.dim_units VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [(u.code, f"id-{u.code}-{u.valid_from:%Y%m%d}", u.name, u.unit_type, u.parent.code if u.parent else None,
+              u.area, staff, vf, vt, u.valid_from, u.valid_to, u.successors,
+              home[u.key].code if home[u.key] else None, vf <= LAST_DAY and (vt is None or vt >= LAST_DAY))
+             for u in units for vf, vt, staff in u.versions],
+        )
+        cur.executemany(
+            "INSERT INTO marts.bridge_unit_succession VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            [(b["unit"].code, b["unit"].valid_from, b["successor"].code, b["successor"].valid_from,
+              b["effective_date"], b["is_primary"], b["hops"] == 1) for b in bridge],
+        )
+        cur.executemany(
+            "INSERT INTO marts.dim_periods VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            [(t, s, e, period_label(t, s, e), f"{s:%Y-%m-%d} {t}", min(e, LAST_DAY),
+              (min(e, LAST_DAY) - max(s, DATA_START)).days + 1,
+              (min(e, LAST_DAY) - max(s, DATA_START)).days == (e - s).days) for t, s, e in all_periods],
         )
         cur.executemany(
             "INSERT INTO marts.dim_indicators VALUES "
@@ -150,48 +331,62 @@ def load(conn: psycopg.Connection, seed: int = 26) -> None:
         )
         cur.executemany("INSERT INTO marts.dim_work_file_targets VALUES (%s, %s, %s)",
                         [(k, v, k) for k, v in targets.items()])
-        maturity = {u[0]: rng.uniform(0.35, 0.95) for u in units}
+
+        maturity = {u.key: rng.uniform(0.35, 0.95) for u in units}
         facts, dossiers = [], []
-        for code, _name, utype, _parent, _staff in units:
-            scopes = ["unit", "area"] if utype in ("UBND_TINH", "UBND_HUYEN") else ["unit"]
-            for scope in scopes:
-                for ptype, start, end in PERIODS:
-                    trend = (start.month - 1) * 0.02
-                    for ind in catalogue:
-                        mx, cap = float(ind["max_points"]), float(ind["cap"])
-                        if ind["cap_by_unit_type"] == "true":
-                            cap = targets[utype]
-                        den = rng.randint(0, 400) if rng.random() > 0.05 else 0
-                        level = min(0.999, maturity[code] + trend + rng.uniform(-0.15, 0.1))
-                        if ind["direction"] == "lower_is_better":
-                            level = 1 - level
-                        num = round(den * max(0.0, level))
-                        if den == 0:
-                            value = None
-                            points = mx if ind["zero_denominator_rule"] == "full" else 0.0
-                        else:
-                            value = num / den
-                            points = mx * (1 - value) if ind["direction"] == "lower_is_better" \
-                                else mx * min(1.0, value / cap)
-                        facts.append((ind["indicator_code"], code, scope, ptype, start, end, ind["framework"],
-                                      ind["group_code"], num, den, value, round(points, 4), mx, den != 0))
-                    received = rng.randint(50, 900)
-                    online = round(received * maturity[code])
-                    resolved = round(received * 0.9)
-                    early, late = round(resolved * 0.3), round(resolved * (1 - maturity[code]) * 0.1)
-                    within, overdue = received - resolved, rng.randint(0, 5)
-                    dossiers.append((code, scope, ptype, start, end, received, online, received - online,
-                                     rng.randint(0, 40), resolved, early, resolved - early - late, late,
-                                     within + overdue, within, overdue))
-        cur.executemany(
-            "INSERT INTO marts.fct_indicator_values VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            facts,
-        )
-        cur.executemany(
-            "INSERT INTO marts.rpt_dossier_report VALUES "
-            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", dossiers,
-        )
-        now = datetime(2024, 7, 1, 6, 0, tzinfo=UTC)
+        for ptype, start, end in all_periods:
+            first, last = max(start, DATA_START), min(end, LAST_DAY)
+            valid = [u for u in units if u.valid_between(first, last)]
+            # historical counts of each unit's own dossiers/documents: indicator -> (numerator, denominator)
+            own: dict[tuple, dict[str, tuple[int, int]]] = {}
+            own_dossiers: dict[tuple, list[int]] = {}
+            for u in valid:
+                trend = (first.month - 4) * 0.02
+                own[u.key] = {}
+                for ind in catalogue:
+                    den = rng.randint(0, 400) if rng.random() > 0.05 else 0
+                    level = min(0.999, maturity[u.key] + trend + rng.uniform(-0.15, 0.1))
+                    if ind["direction"] == "lower_is_better":
+                        level = 1 - level
+                    own[u.key][ind["indicator_code"]] = (round(den * max(0.0, level)), den)
+                received = rng.randint(50, 900)
+                online = round(received * maturity[u.key])
+                resolved = round(received * 0.9)
+                early, late = round(resolved * 0.3), round(resolved * (1 - maturity[u.key]) * 0.1)
+                within, overdue = received - resolved, rng.randint(0, 5)
+                own_dossiers[u.key] = [received, online, received - online, rng.randint(0, 40), resolved, early,
+                                       resolved - early - late, late, within + overdue, within, overdue]
+
+            rows: list[tuple[str, Unit, str, list[Unit]]] = []  # (basis, unit, scope, units whose counts add up)
+            for u in valid:
+                rows.append(("historical", u, "unit", [u]))
+                if u.unit_type in ("UBND_TINH", "UBND_HUYEN"):
+                    rows.append(("historical", u, "area", _below(u, valid)))
+            for u in units:
+                if not u.valid_on(LAST_DAY):
+                    continue
+                rows.append(("current", u, "unit", [m for m in valid if home[m.key] is u]))
+                if u.unit_type == "UBND_TINH":  # the province's area: every unit, district committees included
+                    rows.append(("current", u, "area", valid))
+            for basis, u, scope, members in rows:
+                for ind in catalogue:
+                    code = ind["indicator_code"]
+                    num = sum(own[m.key][code][0] for m in members)
+                    den = sum(own[m.key][code][1] for m in members)
+                    cap = targets[u.unit_type] if ind["cap_by_unit_type"] == "true" else float(ind["cap"])
+                    value, pts = _points(ind, cap, num, den)
+                    facts.append((basis, code, u.code, u.valid_from, scope, ptype, start, end, ind["framework"],
+                                  ind["group_code"], num, den, value, pts, ind["max_points"], den != 0))
+                sums = [sum(own_dossiers[m.key][i] for m in members) for i in range(len(DOSSIER_FIELDS))]
+                dossiers.append((basis, u.code, u.valid_from, scope, ptype, start, end, *sums))
+        with cur.copy("COPY marts.fct_indicator_values FROM STDIN") as copy:
+            for row in facts:
+                copy.write_row(row)
+        with cur.copy("COPY marts.rpt_dossier_report FROM STDIN") as copy:
+            for row in dossiers:
+                copy.write_row(row)
+
+        now = datetime(2025, 9, 21, 6, 0, tzinfo=UTC)
         results = []
         suites = [("raw_oss_dossier_daily", "raw"), ("raw_edoc_documents_daily", "raw"),
                   ("raw_esign_signatures_daily", "raw"), ("marts_indicator_values", "marts")]
@@ -209,12 +404,23 @@ def load(conn: psycopg.Connection, seed: int = 26) -> None:
         )
         cur.executemany(
             "INSERT INTO marts.quality_source_freshness VALUES (%s, %s, %s, %s, %s, %s)",
-            [("one_stop_shop", "dossier_daily", now, date(2024, 6, 30), 6, "ok"),
-             ("one_stop_shop", "procedures", now - timedelta(hours=30), date(2024, 6, 29), 30, "late"),
-             ("edoc", "documents_daily", now, date(2024, 6, 30), 6, "ok"),
-             ("esign", "signatures_daily", now - timedelta(days=3), date(2024, 6, 27), 78, "failing")],
+            [("one_stop_shop", "dossier_daily", now, LAST_DAY, 6, "ok"),
+             ("one_stop_shop", "procedures", now - timedelta(hours=30), LAST_DAY - timedelta(days=1), 30, "late"),
+             ("edoc", "documents_daily", now, LAST_DAY, 6, "ok"),
+             ("esign", "signatures_daily", now - timedelta(days=3), LAST_DAY - timedelta(days=3), 78, "failing")],
         )
-    conn.execute(DERIVED)
+        # the seeds the derived marts read, as temporary tables
+        cur.execute("CREATE TEMP TABLE bands (name_vi text, lower_bound numeric) ON COMMIT DROP")
+        bands = [(r["name_vi"], r["lower_bound"]) for r in _seed("score_bands.csv") if r["framework"] == "QD766"]
+        cur.executemany("INSERT INTO bands VALUES (%s, %s)", bands)
+        cur.execute("CREATE TEMP TABLE weights (ranking_code text, framework text, multiplier numeric) ON COMMIT DROP")
+        cur.executemany("INSERT INTO weights VALUES (%s, %s, %s)",
+                        [(r["ranking_code"], r["component_code"], r["multiplier"]) for r in _seed("ranking_weights.csv")
+                         if r["component_kind"] == "framework_total"])
+        cur.execute("CREATE TEMP TABLE groups (unit_group text, unit_type text, scope text) ON COMMIT DROP")
+        cur.executemany("INSERT INTO groups VALUES (%s, %s, %s)",
+                        [(r["unit_group"], r["unit_type"], r["scope"]) for r in _seed("ranking_groups.csv")])
+        cur.execute(DERIVED)
 
 
 def load_into(s: Settings, creds: dict[str, str]) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
+import re
 import zipfile
 
 import yaml
@@ -14,6 +16,7 @@ from chiso.stack.superset_setup import BUNDLE_ROOT, build_bundle, query_object
 ASSETS = REPO_ROOT / "superset" / "assets"
 
 
+@functools.cache  # read-only in every test
 def _bundle() -> dict[str, dict]:
     s = Settings(pg_port=6543)
     with zipfile.ZipFile(io.BytesIO(build_bundle(s, ASSETS))) as zf:
@@ -96,3 +99,90 @@ def test_user_facing_text_is_vietnamese():
         if name.startswith("datasets/"):
             for m in doc["metrics"]:
                 assert m["verbose_name"], (name, m["metric_name"])
+
+
+# ---------------------------------------------------------------- the two bases of every figure (reform.md)
+
+BASIS_MARTS = ("fct_indicator_values", "rpt_qd766_scores", "rpt_unit_rankings", "rpt_dossier_report")
+CURRENT_LABEL = "Theo đơn vị hiện nay"
+BASIS_FILTER = "Cơ sở số liệu"
+
+
+def _datasets(b: dict) -> dict[str, dict]:
+    return {d["uuid"]: d for n, d in b.items() if n.startswith("datasets/")}
+
+
+def _columns(dataset: dict) -> set[str]:
+    return {c["column_name"] for c in dataset["columns"]}
+
+
+def _counts_one_basis(chart: dict) -> bool:
+    """Without a basis chosen on the dashboard, the chart still reads one basis: the current one."""
+    for f in chart["params"]["adhoc_filters"]:
+        if f["expressionType"] == "SIMPLE" and f["subject"] == "basis" and f["operator"] == "==":
+            return True
+        if f["expressionType"] == "SQL" and re.fullmatch(
+            r"\{% if filter_values\('basis_label'\) %\}1 = 1\{% else %\}basis = 'current'\{% endif %\}",
+            f["sqlExpression"],
+        ):
+            return True
+    return False
+
+
+def test_datasets_reading_a_mart_with_basis_expose_it_or_pin_it():
+    for ds in _datasets(_bundle()).values():
+        sql = ds["sql"] or f"FROM marts.{ds['table_name']} {ds['table_name']}"
+        refs = re.findall(rf"marts\.({'|'.join(BASIS_MARTS)})\s+(\w+)", sql)
+        if not refs:
+            continue
+        if "basis" in _columns(ds):
+            assert ds["sql"] is None or "basis_label" in _columns(ds), ds["table_name"]
+            if ds["sql"]:
+                assert f"WHEN 'current' THEN '{CURRENT_LABEL}'" in ds["sql"], ds["table_name"]
+            continue
+        for _table, alias in refs:  # both bases side by side: each reference reads one basis
+            assert re.search(rf"\b{alias}\.basis = '(current|historical)'", sql), (ds["table_name"], alias)
+
+
+def test_every_chart_on_a_basis_dataset_reads_one_basis_and_dashboards_default_to_current():
+    b = _bundle()
+    datasets = _datasets(b)
+    charts = {d["uuid"]: d for n, d in b.items() if n.startswith("charts/")}
+    with_basis = {u for u, c in charts.items() if "basis" in _columns(datasets[c["dataset_uuid"]])}
+    assert len(with_basis) > 20
+    for uuid in with_basis:
+        assert _counts_one_basis(charts[uuid]), charts[uuid]["slice_name"]
+    for name, dash in ((n, d) for n, d in b.items() if n.startswith("dashboards/")):
+        on_dash = {v["meta"]["uuid"]: v["meta"]["chartId"] for v in dash["position"].values()
+                   if isinstance(v, dict) and v.get("type") == "CHART"}
+        if not set(on_dash) & with_basis:
+            continue
+        [basis] = [f for f in dash["metadata"]["native_filter_configuration"] if f["name"] == BASIS_FILTER]
+        assert basis["targets"][0]["column"]["name"] == "basis_label", name
+        assert basis["defaultDataMask"]["filterState"]["value"] == [CURRENT_LABEL], name
+        assert basis["defaultDataMask"]["extraFormData"]["filters"] == [
+            {"col": "basis_label", "op": "IN", "val": [CURRENT_LABEL]}], name
+        assert basis["controlValues"]["enableEmptyFilter"] and not basis["controlValues"]["multiSelect"], name
+        # in scope for every chart that has a basis
+        assert not {on_dash[u] for u in set(on_dash) & with_basis} & set(basis["scope"]["excluded"]), name
+        texts = [v["meta"]["code"] for v in dash["position"].values()
+                 if isinstance(v, dict) and v.get("type") == "MARKDOWN"]
+        assert any("đơn vị hành chính hiện nay" in t and CURRENT_LABEL in t for t in texts), name
+
+
+def test_native_filters_target_real_columns_and_latest_period_first():
+    b = _bundle()
+    datasets = _datasets(b)
+    for name, dash in ((n, d) for n, d in b.items() if n.startswith("dashboards/")):
+        for f in dash["metadata"]["native_filter_configuration"]:
+            ds = datasets[f["targets"][0]["datasetUuid"]]
+            assert f["targets"][0]["column"]["name"] in _columns(ds), (name, f["name"])
+            sort = f["controlValues"].get("sortMetric")
+            assert sort is None or sort in {m["metric_name"] for m in ds["metrics"]}, (name, f["name"])
+            if f["name"] == "Kỳ":  # dim_periods' labels, latest first by its sort key
+                assert f["targets"][0]["column"]["name"] == "period_label", name
+                assert sort == "period_sort" and f["controlValues"]["sortAscending"] is False, name
+                assert f["controlValues"]["defaultToFirstItem"], name
+                assert "marts.dim_periods" in ds["sql"] and "p.label_vi" in ds["sql"], name
+                metric = next(m for m in ds["metrics"] if m["metric_name"] == sort)
+                assert metric["expression"] == "MAX(period_sort)" and "p.sort_key AS period_sort" in ds["sql"]
