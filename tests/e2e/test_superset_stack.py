@@ -1,8 +1,8 @@
 """The Sở TT&TT dashboards on the full local stack after the pipeline has filled the marts (`live_stack`).
 
 Same checks as tests/integration/test_superset_dashboards.py, but over real pipeline data: every chart of
-every dashboard returns rows, the viewer sees the dashboards render without an error box and is refused
-SQL Lab and editing."""
+every dashboard returns rows (as saved, and as each dashboard opens, by today's units or by the units of the
+time), the viewer sees the dashboards render without an error box and is refused SQL Lab and editing."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from test_superset_dashboards import (  # noqa: E402
     browse_dashboards,
     check_assets_once,
     check_chart_data,
+    check_dashboard_defaults,
     check_viewer_refused,
     viewer_session,
 )
@@ -36,6 +37,12 @@ def test_assets_exist_once(live_stack, superset_admin):
 def test_every_chart_returns_pipeline_rows(live_stack, superset_admin):
     check_chart_data(superset_admin)
     check_chart_data(viewer_session(_target(live_stack, superset_admin)))
+
+
+def test_dashboards_open_on_rows_in_current_basis(live_stack, superset_admin):
+    """Each dashboard as a reader opens it (default filters: today's units, the latest period), and with the
+    historical basis chosen: every chart has rows, a ranking lists each unit once."""
+    check_dashboard_defaults(superset_admin)
 
 
 def test_viewer_refused_sql_lab_and_editing(live_stack, superset_admin):
