@@ -86,8 +86,8 @@ FEB_EXPECTED = {
     ("QD766.CKMB.DOSSIER_SYNC", S1, "unit"): (4, 4, 6),
     # resolved 1 (on time) + in progress within at 2/2: 1 (T2); T1 has no row on 2/2 -> its stock is 0
     ("QD766.TDGQ.ON_TIME", S1, "unit"): (2, 2, 20),
-    # reused 1 / received 4 = 0.25, full at 0.8 -> 2 × 0.3125
-    ("QD766.MDSH.REUSED_DATA", S1, "unit"): (1, 4, 0.625),
+    # reused 1 / received 4 = 0.25, full at 0.8 -> 2 × 0.3125 = 0.625, published rounded half-up: 0.63
+    ("QD766.MDSH.REUSED_DATA", S1, "unit"): (1, 4, 0.63),
     ("QD766.MDSH.DIGITIZED", S1, "unit"): (3, 4, 3),
     # petitions: on time 1 + in progress within at 2/2 (1) over handled 2 + in progress 1
     ("QD766.MDHL.PETITION_ON_TIME", S1, "unit"): (2, 3, 4),
@@ -156,10 +156,11 @@ def test_qd766_scores_and_bands(built, warehouse):
     s2 = rows[S2]
     assert (s2["ckmb"], s2["mdsh"], s2["tttt"], s2["mdhl"]) == (approx(11.5), approx(4), approx(2), approx(12))
     assert s2["total_points"] == approx(29.5) and s2["band"] == "Yếu"
-    # S1: CKMB 17.5, TDGQ 20, CLGQ 12, MDSH 6 + 3 + 2 + 0.625 + 1 + 0.5 + 1, TTTT 3 + 2 + 2, MDHL 4 + 3 + 6
+    # S1: CKMB 17.5, TDGQ 20, CLGQ 12, MDSH 6 + 3 + 2 + 0.63 + 1 + 0.5 + 1, TTTT 3 + 2 + 2, MDHL 4 + 3 + 6
+    # (each indicator's points rounded to 2 decimals first, then added: 0.625 -> 0.63)
     s1 = rows[S1]
-    assert s1["mdsh"] == approx(14.125) and s1["tttt"] == approx(7) and s1["mdhl"] == approx(13)
-    assert s1["total_points"] == approx(83.625) and s1["band"] == "Tốt"
+    assert s1["mdsh"] == approx(14.13) and s1["tttt"] == approx(7) and s1["mdhl"] == approx(13)
+    assert s1["total_points"] == approx(83.63) and s1["band"] == "Tốt"
 
 
 def test_rankings(built, warehouse):
@@ -174,8 +175,8 @@ def test_rankings(built, warehouse):
     }
     assert rows[("QD766", S1)]["score"] == approx(83.63) and rows[("QD766", S1)]["rank"] == 1
     assert rows[("QD766", S2)]["rank"] == 2 and rows[("QD766", S2)]["units_ranked"] == 2
-    # CDS = 5 × 83.625 + EDOC (67.5 + 90 + 45 + 75) + ESIGN (75 + 50 + 25) = 845.625
-    assert rows[("CDS", S1)]["score"] == approx(845.63)
+    # CDS = 5 × 83.63 + EDOC (67.5 + 90 + 45 + 75) + ESIGN (75 + 50 + 25) = 845.65
+    assert rows[("CDS", S1)]["score"] == approx(845.65)
     assert rows[("QD766", S1)]["previous_rank"] == 1 and rows[("QD766", S1)]["rank_change"] == 0
     # districts are ranked on their area, communes and departments on their own rows
     assert rows[("QD766", D1)]["unit_group"] == "HUYEN"

@@ -3,6 +3,8 @@
 --   historical: every unit valid at some time in the period (up to the last loaded day), as of the period's end
 --               or its own end if it ended in the period;
 --   current:    every unit valid on the last loaded day, in every period, as of the period's end.
+-- The parent is the unit its parent identifier names on that day (historical) or on the last loaded day (current):
+-- a department that carries on across the reform belongs to the new committee that reuses the old one's code.
 {{ config(indexes=[{'columns': ['basis', 'period_type', 'period_start', 'unit_code', 'unit_valid_from'], 'unique': true}]) }}
 
 with
@@ -48,14 +50,36 @@ current_rows as (
         v.*
     from periods as p
     cross join current_versions as v
-)
+),
 
 {%- set cols = [
     'basis', 'period_type', 'period_start', 'period_end', 'as_of', 'unit_code', 'unit_valid_from', 'unit_valid_to',
-    'unit_name', 'unit_type', 'procedure_level', 'parent_unit_code', 'parent_valid_from', 'staff_count',
-    'offers_e_certified_copy',
+    'unit_name', 'unit_type', 'procedure_level', 'parent_unit_code', 'staff_count', 'offers_e_certified_copy',
 ] %}
 
-select {{ cols | join(', ') }} from historical
-union all
-select {{ cols | join(', ') }} from current_rows
+with_parent as (
+    select
+        {{ cols | join(', ') }},
+        as_of as parent_day
+    from historical
+    union all
+    select
+        {{ cols | join(', ') }},
+        (select max(p.data_last_day) from periods as p) as parent_day
+    from current_rows
+)
+
+select
+    r.{{ cols | join(', r.') }},
+    parent.unit_valid_from as parent_valid_from
+from with_parent as r
+left join lateral (
+    select p.unit_valid_from
+    from {{ ref('int_unit_versions') }} as p
+    where
+        p.unit_code = r.parent_unit_code
+        and p.valid_from <= r.parent_day
+        and (p.valid_to is null or p.valid_to >= r.parent_day)
+    order by p.valid_from desc
+    limit 1
+) as parent on true

@@ -1,5 +1,7 @@
--- One row per (basis, indicator, unit, scope, period); a unit is its identifier and validity start. Max points, cap, zero-denominator rule and direction come from
--- the catalogue seed; the work-file target from work_file_targets by the unit's type.
+-- One row per (basis, indicator, unit, scope, period); a unit is its identifier and validity start. As the portal
+-- publishes: `value` exact, each indicator's `points` rounded half-up to 2 decimals (totals add the rounded parts).
+-- Max points, cap, zero-denominator rule and direction come from the catalogue seed; the work-file target from
+-- work_file_targets by the unit's type.
 {{
     config(
         materialized='incremental',
@@ -74,7 +76,7 @@ select
     period_end,
     numerator,
     denominator,
-    round(ratio, 6) as value,
+    ratio as value,
     round(
         case
             when not is_applicable
@@ -83,7 +85,7 @@ select
                 then max_points * (1 - least(1, greatest(0, ratio)))
             else max_points * least(1, greatest(0, ratio) / cap)
         end,
-        4
+        2
     ) as points,
     max_points,
     is_applicable,
