@@ -319,6 +319,7 @@ class UnitRegister:
         for v, reason in quarantined:
             self.quarantined[v.code].append((v, reason))
         self._covered: dict[tuple[str, str], frozenset[str]] = {}
+        self._valid_on: dict[str, frozenset[str]] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -353,22 +354,30 @@ class UnitRegister:
                 self._covered[key] = hit
         return hit
 
+    def valid_on(self, day: str) -> frozenset[str]:
+        """Identifiers with a version valid on `day` (ISO date), remembered per day: pages of a batch share days."""
+        hit = self._valid_on.get(day)
+        if hit is None:
+            hit = frozenset(c for c in self.codes if self.covers(c, day, day))
+            with self._lock:
+                if len(self._valid_on) > 1024:
+                    self._valid_on.clear()
+                self._valid_on[day] = hit
+        return hit
+
     def invalid_rows(self, rows: Sequence[tuple], unit: int, day: int, covered: frozenset[str] | None = None) -> int:
         """How many row tuples (unit identifier at `unit`, ISO date at `day`) have no version valid on their date
-        (unknown identifiers included). `covered`: identifiers already known valid on every date of the rows."""
+        (unknown identifiers included). Set operations per page; a row-by-row pass only over a page that holds an
+        invalid row. `covered`: identifiers already known valid on every date of the rows (the batch's window)."""
         units = set(map(itemgetter(unit), rows))
         if covered is not None and units <= covered:
             return 0
-        days = set(map(itemgetter(day), rows))
-        lo, hi = min(days), max(days)
-        suspects = {u for u in units if not self.covers(u, lo, hi)}
-        if not suspects:
+        valid = {d: self.valid_on(d) for d in set(map(itemgetter(day), rows))}
+        common = frozenset.intersection(*valid.values())
+        if units <= common:
             return 0
-        pairs: dict[tuple[str, str], int] = defaultdict(int)
-        for r in rows:
-            if r[unit] in suspects:
-                pairs[(r[unit], r[day])] += 1
-        return sum(n for (u, d), n in pairs.items() if not self.covers(u, d, d))
+        suspects = units - common
+        return sum(1 for r in rows if r[unit] in suspects and r[unit] not in valid[r[day]])
 
     # ------------------------------------------------------------ reasons, on dates (the row-by-row path)
     def problem(self, code: str, day: date) -> str | None:
