@@ -55,6 +55,12 @@ def test_snapshot_problems_name_the_units():
     assert all(p.field == "donViKeThua" for k, p in got.items() if k[0] != "O")
 
 
+def test_inverted_validity_is_refused():
+    got = check_snapshot([v("G"), v("I", date(2025, 7, 1), date(2025, 6, 30))])
+    assert list(got) == [("I", date(2025, 7, 1))] and got[("I", date(2025, 7, 1))].field == "hieuLucDen"
+    assert "ngày hết hiệu lực 2025-06-30 trước ngày bắt đầu hiệu lực 2025-07-01" in got[("I", date(2025, 7, 1))].reason
+
+
 def test_self_successor_while_still_valid_is_a_cycle():
     got = check_snapshot([v("Q", NEW, None, "Q")])
     assert "Q (từ 2025-07-01) → Q (từ 2025-07-01)" in got[("Q", NEW)].reason

@@ -10,7 +10,9 @@ latest version) and tombstones for keys the source stopped returning inside the 
 Write once: when the batch's scope (its window, or the whole snapshot) holds no raw row yet, the versioning
 transaction opens at the start instead — rows are COPied straight into raw as pages arrive (duplicates kept
 apart in Python, bad rows quarantined at commit), with no work table and no second write.
-Anything raised before the commit leaves no version behind and the audit `failed` with the error."""
+Anything raised before the commit leaves no version behind and the audit `failed` with the error.
+Units across the 2025 reform (register.py): the unit register is checked whole before it is stored (bad versions
+quarantined, the others stored); a daily row whose unit has no version valid on the row's date is quarantined."""
 
 from __future__ import annotations
 

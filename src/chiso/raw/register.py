@@ -3,9 +3,10 @@
 Two uses, both pure Python (the loader reads and writes the database):
 
 - `check_snapshot`: the checks of a full register snapshot before it is stored. A version is refused (quarantined
-  by the loader with the Vietnamese reason given here) when it overlaps another version of its identifier, when
-  a successor it names (`donViKeThua`) has no version valid the day after it ends, or when it lies on a
-  succession cycle. Refusals cascade: a unit whose successor was refused has, in what gets stored, no successor.
+  by the loader with the Vietnamese reason given here) when it ends before it starts, when it overlaps another
+  version of its identifier, when a successor it names (`donViKeThua`) has no version valid the day after it ends,
+  or when it lies on a succession cycle. Refusals cascade: a unit whose successor was refused has, in what gets
+  stored, no successor.
 - `UnitRegister`: the stored register as the validity check of daily rows sees it — a row whose unit has no
   version valid on the row's date is quarantined with a reason naming the unit, the date and its validity.
 
@@ -14,6 +15,13 @@ P that ended on day e is the version of `c` valid on e + 1 (so an old X naming X
 itself). A version that has not ended has no day after its end; it should name no successor, and when it does
 its successors resolve to the open-ended version of `c` (valid "for ever after"). Along a hop between ended
 versions the end date strictly grows, so a succession cycle can only run through versions that have not ended.
+
+What a refused version means downstream (decided here): like any quarantined row it is not stored, and a version
+of the same key stored by an earlier load stays (the last good word of the source; the key is not tombstoned). A
+unit with no stored version is then not in the register, so its daily rows are quarantined too, by the validity
+check, with a reason that says the register load refused the unit and why (`UnitRegister.quarantine_note`, from
+raw.quarantine of the latest register load). They load when their days are read again after the register is
+corrected: by the daily lookback, or by a backfill for older days.
 """
 
 from __future__ import annotations
@@ -261,10 +269,21 @@ def check_snapshot(versions: Iterable[UnitVersion]) -> dict[tuple, RegisterProbl
     """Problems of a full register snapshot, by version key. Overlapping versions first; then, until nothing
     changes, successors that resolve to nothing in what remains and succession cycles."""
     versions = list(versions)
+    refused = {
+        v.key: RegisterProblem(
+            v,
+            "hieuLucDen",
+            f"Đơn vị {v.code}: ngày hết hiệu lực {v.valid_to.isoformat()} trước ngày bắt đầu hiệu lực "
+            f"{v.valid_from.isoformat()}; {NOT_STORED}",
+        )
+        for v in versions
+        if v.valid_to is not None and v.valid_to < v.valid_from
+    }
+    versions = [v for v in versions if v.key not in refused]
     named: dict[str, set[str]] = defaultdict(set)  # identifier -> successors any of its versions names
     for v in versions:
         named[v.code].update(v.successors)
-    refused = _overlaps(_by_code(versions))
+    refused.update(_overlaps(_by_code(versions)))
     while True:
         kept = [v for v in versions if v.key not in refused]
         by_code = _by_code(kept)
