@@ -1,9 +1,10 @@
 """Raw → staging → marts with dbt (via Cosmos, dbt in its own venv), guarded by GX before and after.
 
 Runs once all raw tables have received new data (after the daily extracts). A critical data-quality
-failure on raw stops the build, so marts are never rebuilt from bad data; the next clean load recovers
-without manual steps. When raw received loads while the run was building, marts that then disagree with raw
-are not published (check_marts is skipped, not failed): those loads have queued the next run.
+failure on raw stops the build, so marts are never rebuilt from bad data, and fails the run (`fail_run`); the
+next clean load recovers without manual steps. When raw received loads while the run was building, marts that
+then disagree with raw are not published (check_marts is skipped, not failed): those loads have queued the next
+run.
 
 dbt runs as ONE `dbt build` (Cosmos' watcher mode: the `dbt_producer_watcher` task); every model and its tests
 still appear as tasks, fed from that build's log; they start and, on success, end in the triggerer
@@ -68,7 +69,15 @@ def transform_warehouse():
 
         check_layer("marts", CONN_WAREHOUSE)
 
-    check_raw() >> dbt >> check_staging() >> check_marts()
+    @task(trigger_rule="one_failed")
+    def fail_run() -> None:
+        # A failed raw check skips dbt (its model tasks are skipped, not failed), so the leaves alone would end
+        # the run "successful"; this leaf makes the run fail as the operator expects (Airflow's watcher pattern).
+        raise RuntimeError("Kiểm tra dữ liệu raw không đạt: kho không được dựng lại lượt này (xem task check_raw)")
+
+    raw = check_raw()
+    raw >> dbt >> check_staging() >> check_marts()
+    raw >> fail_run()
 
 
 transform_warehouse()

@@ -34,6 +34,8 @@ PARSE = textwrap.dedent(
                                      "trigger_rule": str(t.trigger_rule)}
                          for t in dag.tasks if hasattr(t, "model_unique_id")},
             "producers": [t.task_id for t in dag.tasks if type(t).__name__ == "DbtProducerWatcherOperator"],
+            "trigger_rules": {t.task_id: str(t.trigger_rule) for t in dag.tasks},
+            "upstream": {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks},
         }
     print("@@" + json.dumps(out))
     """
@@ -84,6 +86,13 @@ def test_transform_shows_each_model_and_its_tests(parsed):
     ids = parsed["dags"]["transform_warehouse"]["task_ids"]
     assert any(i.endswith(".run") for i in ids) and any(i.endswith(".test") for i in ids)
     assert ids[0] == "check_raw" or "check_raw" in ids
+
+
+def test_transform_run_fails_when_the_raw_check_fails(parsed):
+    """A failed raw check skips the dbt tasks; a leaf that runs only then must fail the run (not "success")."""
+    d = parsed["dags"]["transform_warehouse"]
+    assert d["trigger_rules"]["fail_run"] in ("one_failed", "TriggerRule.ONE_FAILED")
+    assert d["upstream"]["fail_run"] == ["check_raw"]
 
 
 def test_transform_is_one_dbt_build_watched_from_the_triggerer(parsed):
