@@ -61,9 +61,20 @@ class AirflowClient:
     def run_state(self, dag_id: str, run_id: str) -> str:
         return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")["state"]
 
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
+        """Every task instance of a run, page by page (the API caps a page at 100; the transform has more)."""
+        out: list[dict] = []
+        while True:
+            page = self.get(
+                f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 100, "offset": len(out)}
+            )
+            out += page["task_instances"]
+            if not page["task_instances"] or len(out) >= page.get("total_entries", 0):
+                return out
+
     def failed_tasks(self, dag_id: str, run_id: str) -> list[str]:
-        tis = self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 500})
-        return [t["task_id"] for t in tis["task_instances"] if t["state"] in ("failed", "upstream_failed")]
+        tis = self.task_instances(dag_id, run_id)
+        return [t["task_id"] for t in tis if t["state"] in ("failed", "upstream_failed")]
 
     def runs(self, dag_id: str, limit: int = 100) -> list[dict]:
         return self.get(f"/api/v2/dags/{dag_id}/dagRuns", params={"limit": limit, "order_by": "-run_after"})[

@@ -70,7 +70,7 @@ def test_killed_dbt_build_is_recovered_with_the_same_marts(live_stack, airflow):
     run_id, state = run_transform(airflow, "undisturbed")
     assert state == "success", airflow.failed_tasks(DAG, run_id)
     # The UI still shows every model and its tests as a task of its own, in the state dbt gave it.
-    tis = airflow.get(f"/api/v2/dags/{DAG}/dagRuns/{run_id}/taskInstances", params={"limit": 1000})["task_instances"]
+    tis = airflow.task_instances(DAG, run_id)
     models = {t["task_id"]: t["state"] for t in tis
               if t["task_id"].startswith("dbt.") and "producer" not in t["task_id"]}
     assert sum(k.endswith(("run", ".seed")) for k in models) >= 30 and any(k.endswith(".test") for k in models)
