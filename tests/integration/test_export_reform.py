@@ -192,6 +192,21 @@ def test_predecessor_periods_are_refused_and_identifiers_never_merged(fresh_sche
         assert summary.due_periods == 0 and not summary.created and rcv.received() == []
         assert not summary.ok and "Không xác định được UBND tỉnh hiện nay" in summary.describe()
 
+    # Data that ends before the merger (the three old committees still valid on the last loaded day): every
+    # period so far was the predecessor provinces' duty. Nothing is due, and that is not an error.
+    with wh.connect("chiso_transformer", autocommit=True) as conn:
+        conn.execute(
+            "UPDATE marts.dim_units SET is_current = (valid_to = DATE '2025-06-30') WHERE unit_type = 'UBND_TINH'"
+        )
+        (n,) = conn.execute(
+            "SELECT count(*) FROM marts.dim_units WHERE unit_type = 'UBND_TINH' AND is_current"
+        ).fetchone()
+        assert n > 1
+    with Receiver() as rcv:
+        summary = _run(wh, rcv, wh.settings.home / "exports-before-merger", MERGED_TODAY, "before-merger")
+        assert summary.due_periods == 0 and not summary.created and rcv.received() == []
+        assert summary.ok, summary.describe()
+
 
 def test_pre_reform_province_sends_every_period(fresh_schema, tmp_path):
     wh = fresh_schema

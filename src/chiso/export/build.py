@@ -66,6 +66,11 @@ class BuildError(RuntimeError):
     """The marts cannot produce a document (reported to the operator in Vietnamese)."""
 
 
+class BeforeMerger(BuildError):
+    """The data ends before the province's committee began (several predecessor committees are still valid on
+    the last loaded day): every period so far was the predecessor provinces' duty, so nothing is due yet."""
+
+
 def _num(x: Any, digits: int) -> int | float | None:
     """JSON number from a mart value; rounded so recomputation noise never looks like a correction."""
     if x is None:
@@ -135,7 +140,13 @@ class _Units:
     def province(self) -> dict:
         """The province committee's version valid on the last loaded day: the reporting unit."""
         found = [v for vs in self.versions.values() for v in vs if v["is_current"] and v["unit_type"] == "UBND_TINH"]
-        if len(found) != 1:
+        if len(found) > 1:
+            names = ", ".join(sorted(v["unit_name"] for v in found))
+            raise BeforeMerger(
+                f"Dữ liệu mới đến trước ngày hợp nhất tỉnh: {len(found)} UBND tỉnh còn hiệu lực vào ngày dữ liệu cuối"
+                f" cùng ({names}); các kỳ này do các tỉnh cũ báo cáo, chưa có kỳ nào đến hạn với tỉnh hiện nay"
+            )
+        if not found:
             raise BuildError(
                 "Không xác định được UBND tỉnh hiện nay (đơn vị báo cáo): marts.dim_units có"
                 f" {len(found)} phiên bản đơn vị loại UBND_TINH còn hiệu lực vào ngày dữ liệu cuối cùng"

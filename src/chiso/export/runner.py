@@ -641,6 +641,9 @@ def run_exports(
                     # The province as it is now reports the periods ending on or after its committee began;
                     # earlier ones were its predecessor provinces' duty (reform.md).
                     since = build.reporting_province(marts)["unit_valid_from"]
+                except build.BeforeMerger as e:
+                    log.info("%s", e)
+                    since = date.max  # nothing is the merged province's yet: not an error
                 except build.BuildError as e:
                     summary.errors.append(str(e))
                     since = date.max  # no reporting province: nothing is due
