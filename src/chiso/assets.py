@@ -10,9 +10,11 @@ CONN_ONE_STOP_SHOP = "one_stop_shop_api"
 CONN_EDOC = "edoc_api"
 CONN_ESIGN = "esign_drop"
 CONN_NATIONAL = "national_report_api"
+CONN_NATIONAL_PORTAL = "national_portal_api"
 CONN_WAREHOUSE = "warehouse_db"
 
-# raw entity name -> asset URI. One asset per raw table; transform_warehouse is scheduled on them.
+# raw entity name -> asset URI. One asset per raw table of the daily sources; transform_warehouse runs once all
+# of them have new data.
 RAW_TABLES = {
     "oss_units": "one_stop_shop",
     "oss_procedures": "one_stop_shop",
@@ -20,6 +22,14 @@ RAW_TABLES = {
     "oss_petition_daily": "one_stop_shop",
     "edoc_documents_daily": "edoc",
     "esign_signatures_daily": "esign",
+}
+
+
+# Raw tables of what the warehouse reads to compare with, not to compute from (the national portal's published
+# index): their extract DAG declares them and, when they changed, starts transform_warehouse itself — in its asset
+# schedule a portal-only run would consume the daily sources' queued events and leave the day without a transform.
+REFERENCE_TABLES = {
+    "portal_indicator_scores": "national_portal",
 }
 
 
@@ -32,4 +42,4 @@ MARTS_ASSET_URI = "postgres://warehouse/chiso/marts/fct_indicator_values"
 
 def raw_assets_of(source: str) -> list[str]:
     """Asset URIs of the raw tables one source's extract writes (its DAG's outlets)."""
-    return [raw_asset_uri(t) for t, s in RAW_TABLES.items() if s == source]
+    return [raw_asset_uri(t) for t, s in {**RAW_TABLES, **REFERENCE_TABLES}.items() if s == source]

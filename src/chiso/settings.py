@@ -34,6 +34,7 @@ class Settings:
     oss_port: int = field(default_factory=lambda: _port("CHISO_OSS_PORT", 8701))
     edoc_port: int = field(default_factory=lambda: _port("CHISO_EDOC_PORT", 8702))
     national_port: int = field(default_factory=lambda: _port("CHISO_NATIONAL_PORT", 8703))
+    portal_port: int = field(default_factory=lambda: _port("CHISO_PORTAL_PORT", 8704))  # national portal (§5)
     airflow_port: int = field(default_factory=lambda: _port("CHISO_AIRFLOW_PORT", 8080))
     superset_port: int = field(default_factory=lambda: _port("CHISO_SUPERSET_PORT", 8088))
     docs_port: int = field(default_factory=lambda: _port("CHISO_DOCS_PORT", 8089))

@@ -8,13 +8,18 @@ import os
 from datetime import date
 from typing import Any
 
-from chiso.assets import CONN_EDOC, CONN_ESIGN, CONN_ONE_STOP_SHOP, CONN_WAREHOUSE
+from chiso.assets import CONN_EDOC, CONN_ESIGN, CONN_NATIONAL_PORTAL, CONN_ONE_STOP_SHOP, CONN_WAREHOUSE, RAW_TABLES
 from chiso.extract.common import DEFAULT_CHUNK_DAYS, DEFAULT_LOOKBACK_DAYS, SourceConn, as_date, scheduled_window
 from chiso.extract.http import RetryPolicy
 
 log = logging.getLogger(__name__)
 
-SOURCE_CONNS = {"one_stop_shop": CONN_ONE_STOP_SHOP, "edoc": CONN_EDOC, "esign": CONN_ESIGN}
+SOURCE_CONNS = {
+    "one_stop_shop": CONN_ONE_STOP_SHOP,
+    "edoc": CONN_EDOC,
+    "esign": CONN_ESIGN,
+    "national_portal": CONN_NATIONAL_PORTAL,
+}
 
 
 def default_lookback() -> int:
@@ -51,10 +56,12 @@ def run_extract(source: str, context: dict[str, Any]) -> dict[str, Any]:
     logical = context.get("logical_date")
     if logical is None and context.get("dag_run") is not None:
         logical = getattr(context["dag_run"], "run_after", None)
-    start, end = resolve_window(params, as_date(logical) if logical else None)
     conn = SourceConn.from_airflow(_airflow_conn(SOURCE_CONNS[source]))
     uri = warehouse_uri_from_airflow(_airflow_conn(CONN_WAREHOUSE))
     run_id = context.get("run_id") or "airflow"
+    if source == "national_portal":
+        return _run_portal(conn, uri, params, as_date(logical) if logical else None, run_id)
+    start, end = resolve_window(params, as_date(logical) if logical else None)
     chunk_days = int(params.get("chunk_days") or DEFAULT_CHUNK_DAYS)
     log.info("extract %s %s..%s (run %s)", source, start, end, run_id)
     if source == "esign":
@@ -75,3 +82,52 @@ def run_extract(source: str, context: dict[str, Any]) -> dict[str, Any]:
 
         return edoc.extract(conn, uri, start, end, run_id=run_id, chunk_days=chunk_days, policy=policy)
     raise ValueError(f"unknown source {source}")
+
+
+def portal_periods(params: dict[str, Any], logical: date | None) -> list:
+    """The portal periods a run reads: every month, quarter and year overlapping params start/end (a backfill),
+    else those not yet final the day before the run."""
+    from chiso.extract import national_portal
+
+    if params.get("start") or params.get("end"):
+        start, end = resolve_window(params, logical)
+        return national_portal.periods_overlapping(start, end)
+    if logical is None:
+        raise ValueError("no logical date and no start/end params")
+    return national_portal.scheduled_periods(logical)
+
+
+def _run_portal(conn: SourceConn, uri: str, params: dict[str, Any], logical: date | None, run_id: str) -> dict:
+    from chiso.extract import national_portal
+
+    periods = portal_periods(params, logical)
+    log.info("extract national_portal: %s (run %s)", ", ".join(p.label for p in periods), run_id)
+    policy = RetryPolicy(
+        timeout=float(conn.extra.get("timeout", 60)), max_attempts=int(conn.extra.get("max_attempts", 6))
+    )
+    return national_portal.extract(conn, uri, periods, run_id=run_id, policy=policy)
+
+
+DAILY_EXTRACT_DAGS = tuple(f"extract_{s}" for s in dict.fromkeys(RAW_TABLES.values()))
+TRANSFORM_DAG = "transform_warehouse"
+
+
+def portal_needs_refresh(summary: dict[str, Any], params: dict[str, Any], ti: Any) -> bool:
+    """Whether the portal extract should start transform_warehouse: it stored something new, the run did not opt
+    out (`refresh_warehouse`), and no transform that will read it is coming anyway — one queued and not yet
+    started, or the one the daily extracts under way will start when they end (if one of them fails, that day's
+    transform waits for the next, with the portal's figures)."""
+    totals = summary.get("totals") or {}
+    if not (totals.get("rows_new_versions") or totals.get("rows_deleted")):
+        log.info("national portal: nothing new stored; the reconciliation is up to date")
+        return False
+    if params.get("refresh_warehouse") is False:
+        log.info("national portal: refresh_warehouse=false; the next transform reads the new figures")
+        return False
+    coming = ti.get_dr_count(TRANSFORM_DAG, states=["queued"]) + sum(
+        ti.get_dr_count(d, states=["queued", "running"]) for d in DAILY_EXTRACT_DAGS
+    )
+    if coming:
+        log.info("national portal: a transform is queued or the daily extracts are running; it reads the new figures")
+        return False
+    return True

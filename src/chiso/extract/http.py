@@ -116,12 +116,14 @@ class JsonFetcher:
         *,
         params: dict | None = None,
         data: dict | None = None,
+        json_body: Any = None,
         validate: Callable[[Any], None] | None = None,
         authenticated: bool = True,
         typed: Any = None,
     ) -> Any:
         """Send until a 2xx with valid JSON (and `validate` passes) or attempts run out.
         `validate` raises ValueError for a malformed envelope or TransientPage for suspicious content.
+        `json_body`: sent as the JSON request body (POST APIs such as the national portal's).
         `typed`: a msgspec Struct the body is first decoded into (a dict of its members comes back); a body
         that does not fit it is decoded as plain JSON."""
         p = self.policy
@@ -134,7 +136,7 @@ class JsonFetcher:
                 reauth = False
             delay: float | None = None
             try:
-                resp = self.client.request(method, path, params=params, data=data, headers=headers)
+                resp = self.client.request(method, path, params=params, data=data, json=json_body, headers=headers)
             except httpx.TimeoutException as e:
                 last = f"hết thời gian chờ ({type(e).__name__})"
             except httpx.TransportError as e:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import threading
 from collections import OrderedDict
@@ -20,7 +21,8 @@ from typing import Annotated, Any
 from chiso.raw.register import UnitRegister
 
 # Kinds of fields: text, count (integer >= 0), int, bool, date (ISO), dmy_date (dd/mm/yyyy),
-# timestamp (ISO with offset), text_list (list of strings), vn_count (count with '.' thousands separator).
+# timestamp (ISO with offset), text_list (list of strings), vn_count (count with '.' thousands separator),
+# decimal (a JSON number >= 0, e.g. a published score; stored as float so 6 and 6.0 hash alike).
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,9 @@ class Entity:
     version_order: tuple[str, ...] = ()
     # The unit register: a snapshot whose versions are checked together before they are stored (register.py).
     unit_register: bool = False
+    # Columns a batch fixes (load_batch(scope=...)): it versions and tombstones only the rows holding those
+    # values (the national portal: one published period per batch, whatever its date range).
+    scope_columns: tuple[str, ...] = ()
 
     @property
     def columns(self) -> list[str]:
@@ -258,6 +263,37 @@ ESIGN_SIGNATURES_DAILY = Entity(
     ),
 )
 
+# The national portal's published 766 index (sources.md §5), one row per (period, group, metric, portal unit) as
+# the extractor flattens the six groups' responses (extract/national_portal.py). Source names are the portal's
+# where it has one field for the value; `metricCode` names the portal's metric, or for the tree groups, which
+# publish counts as unit fields, "<numerator field>/<denominator field>" ("totalScore": the group's score).
+PORTAL_INDICATOR_SCORES = Entity(
+    name="portal_indicator_scores",
+    source="national_portal",
+    entity="indicator_scores",
+    scope_columns=("period_type", "period_start"),
+    fields=(
+        _f("period_type", "timeType", "text", key=True),
+        _f("period_start", "periodStart", "date", key=True),
+        _f("period_end", "periodEnd", "date"),
+        _f("group_code", "group", "text", key=True),
+        _f("metric_code", "metricCode", "text", key=True),
+        _f("department_id", "departmentId", "text", key=True),
+        _f("department_code", "departmentCode", "text", required=False, nullable=True),
+        _f("department_name", "departmentName", "text"),
+        _f("department_level", "level", "text", required=False, nullable=True),
+        _f("department_type", "departmentType", "text", required=False, nullable=True),
+        _f("is_root", "isRoot", "bool"),
+        _f("numerator", "numerator", "count", nullable=True),
+        _f("denominator", "denominator", "count", nullable=True),
+        _f("ratio", "ratio", "decimal", required=False, nullable=True),
+        _f("score", "score", "decimal", nullable=True),
+        _f("max_score", "maxScore", "decimal", nullable=True),
+        _f("data_quality_status", "dataQualityStatus", "text", required=False, nullable=True),
+        _f("data_quality_message", "dataQualityMessage", "text", required=False, nullable=True),
+    ),
+)
+
 ENTITIES = {
     e.name: e
     for e in (
@@ -267,6 +303,7 @@ ENTITIES = {
         OSS_PETITION_DAILY,
         EDOC_DOCUMENTS_DAILY,
         ESIGN_SIGNATURES_DAILY,
+        PORTAL_INDICATOR_SCORES,
     )
 }
 
@@ -308,6 +345,12 @@ def _parse(f: Field, v: Any) -> Any:
         if n > 2_147_483_647:
             raise BadValue(f"trường '{f.source}' vượt quá giới hạn ({n})")
         return n
+    if k == "decimal":
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise BadValue(f"trường '{f.source}' không phải số ({v!r})")
+        if v < 0:
+            raise BadValue(f"trường '{f.source}' có giá trị âm ({v})")
+        return float(v)
     if k == "bool":
         if isinstance(v, bool):
             return v

@@ -31,6 +31,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from chiso.raw.entities import (
     OSS_UNITS,
@@ -104,6 +105,9 @@ class BatchResult:
     table: str
     window_start: date | None
     window_end: date | None
+    # Values of the entity's scope columns this batch re-reads (e.g. one published period): versions and
+    # tombstones stay inside it.
+    scope: dict[str, Any] | None = None
     status: str = "running"
     rows_received: int = 0
     rows_new_versions: int = 0
@@ -118,6 +122,8 @@ class BatchResult:
         d = asdict(self)
         for k in ("window_start", "window_end"):
             d[k] = d[k].isoformat() if d[k] else None
+        if d["scope"]:
+            d["scope"] = {k: v.isoformat() if isinstance(v, date) else v for k, v in d["scope"].items()}
         return d
 
 
@@ -305,6 +311,11 @@ class _Batch:
                 out.append((src, f"mã định danh '{u}' (trường '{src}') không có trong danh mục đơn vị{note}"))
             elif u is not None and d is not None and (why := self.units.problem(u, d)):
                 out.append((src, why))
+        for c, want in (self.r.scope or {}).items():
+            got = values.get(c)
+            if got is not None and got != want:
+                src = next(f.source for f in e.fields if f.column == c)
+                out.append((src, f"trường '{src}' = {_shown(got)} nằm ngoài phạm vi của lượt tải ({_shown(want)})"))
         return out
 
     # ------------------------------------------------------------ write once or stage
@@ -775,18 +786,23 @@ class _Batch:
             self._mark_succeeded()
 
     def _window_text(self) -> str:
+        if self.r.scope:
+            return ", ".join(f"{k} = {_shown(v)}" for k, v in self.r.scope.items())
         if self.r.window_start:
             return f"{self.r.window_start.isoformat()}..{self.r.window_end.isoformat()}"
         return "toàn bộ"
 
     def _scope(self) -> tuple[sql.Composable, dict]:
         e = self.e
-        if e.date_column is None:
-            return sql.SQL("true"), {}
-        return (
-            sql.SQL("{} BETWEEN %(ws)s AND %(we)s").format(sql.Identifier(e.date_column)),
-            {"ws": self.r.window_start, "we": self.r.window_end},
-        )
+        conds: list[sql.Composable] = []
+        params: dict[str, Any] = {}
+        if e.date_column is not None:
+            conds.append(sql.SQL("{} BETWEEN %(ws)s AND %(we)s").format(sql.Identifier(e.date_column)))
+            params.update(ws=self.r.window_start, we=self.r.window_end)
+        for i, (c, v) in enumerate((self.r.scope or {}).items()):
+            conds.append(sql.SQL("{} = {}").format(sql.Identifier(c), sql.Placeholder(f"s{i}")))
+            params[f"s{i}"] = v
+        return (sql.SQL(" AND ").join(conds) if conds else sql.SQL("true")), params
 
     def _tombstones(self, t: sql.Composable, cols: list[str]) -> int:
         e = self.e
@@ -841,6 +857,10 @@ class _Batch:
             )
 
 
+def _shown(v: Any) -> str:
+    return v.isoformat() if isinstance(v, date) else str(v)
+
+
 def copy_text(entity: Entity, rows: list[tuple], tails: Iterable[tuple], ntail: int, suffix: str = "") -> bytes:
     """COPY text (tab-separated) of fast_rows() tuples, each followed by its `tails` values and `suffix`.
     The fast path's patterns keep tabs, newlines and backslashes out of its values, so nothing needs escaping;
@@ -866,11 +886,14 @@ def load_batch(
     run_id: str = "cli",
     tombstone_extra: dict[str, Any] | None = None,
     check_units: bool = True,
+    scope: dict[str, Any] | None = None,
 ) -> BatchResult:
     """Load one batch. `pages` is consumed lazily (a page at a time); exceptions it raises (source
     errors) fail the batch like loader errors do. Raises after recording the failure."""
     if entity.date_column and (window_start is None or window_end is None):
         raise ValueError(f"{entity.name} is a daily entity: window_start and window_end are required")
+    if set(scope or ()) != set(entity.scope_columns):
+        raise ValueError(f"{entity.name}: scope must give exactly {entity.scope_columns}, got {sorted(scope or ())}")
     result = BatchResult(
         batch_id=str(uuid.uuid4()),
         source=entity.source,
@@ -878,6 +901,7 @@ def load_batch(
         table=entity.table,
         window_start=window_start,
         window_end=window_end,
+        scope={c: scope[c] for c in entity.scope_columns} if entity.scope_columns else None,
     )
     with psycopg.connect(warehouse_uri, autocommit=True, application_name="chiso-loader") as conn:
         ensure_schema(conn)
@@ -887,9 +911,17 @@ def load_batch(
         conn.execute("SELECT pg_advisory_lock_shared(hashtext(%s))", (_lock_id(entity),))
         _fail_stale_audits(conn, entity)
         conn.execute(
-            "INSERT INTO raw.load_audit (batch_id, source, entity, window_start, window_end, run_id, status)"
-            " VALUES (%s, %s, %s, %s, %s, %s, 'running')",
-            (result.batch_id, entity.source, entity.entity, window_start, window_end, run_id),
+            "INSERT INTO raw.load_audit (batch_id, source, entity, window_start, window_end, run_id, status, scope)"
+            " VALUES (%s, %s, %s, %s, %s, %s, 'running', %s)",
+            (
+                result.batch_id,
+                entity.source,
+                entity.entity,
+                window_start,
+                window_end,
+                run_id,
+                Jsonb(result.as_dict()["scope"]) if result.scope else None,
+            ),
         )
         units = unit_register(conn) if (check_units and entity.unit_column) else None
         batch = _Batch(conn, entity, result, units=units, tombstone_extra=tombstone_extra)
@@ -920,11 +952,10 @@ def load_batch(
                 conn.execute("SELECT pg_advisory_unlock_shared(hashtext(%s))", (_lock_id(entity),))
                 conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (BATCH_LOCK, result.batch_id))
     log.info(
-        "%s.%s %s..%s: %d received, %d new, %d unchanged, %d deleted, %d quarantined",
+        "%s.%s %s: %d received, %d new, %d unchanged, %d deleted, %d quarantined",
         entity.source,
         entity.entity,
-        window_start,
-        window_end,
+        result.scope or f"{window_start}..{window_end}",
         result.rows_received,
         result.rows_new_versions,
         result.rows_unchanged,

@@ -241,3 +241,45 @@ SELECT * FROM (
     SELECT DISTINCT ON (report_date, ma_dinh_danh) * FROM raw.esign_signatures_daily
     ORDER BY report_date, ma_dinh_danh, file_version DESC, _seq DESC
 ) v WHERE NOT _is_deleted;
+
+-- The national portal's published 766 index (sources.md §5): one row per (period, group, metric, portal unit) per
+-- version, as extract/national_portal.py flattens the six groups. A batch re-reads one published period (its scope,
+-- recorded in load_audit.scope): a period recomputed after publication stores new versions, identical figures add
+-- nothing, a unit the portal stopped listing for that period gets a tombstone.
+CREATE TABLE IF NOT EXISTS raw.portal_indicator_scores (
+    period_type text NOT NULL,            -- month | quarter | year (the portal's timeType)
+    period_start date NOT NULL,
+    period_end date NOT NULL,
+    group_code text NOT NULL,             -- the portal's group: transparency, dvc-progress-tree, ...
+    metric_code text NOT NULL,            -- the portal's metric code, "<numerator>/<denominator>" field names, or totalScore
+    department_id text NOT NULL,          -- the portal's unit id (the same in every group)
+    department_code text,                 -- the portal's unit code (not sent by every group)
+    department_name text NOT NULL,
+    department_level text,                -- PROVINCE | COMMUNE
+    department_type text,
+    is_root boolean NOT NULL,             -- the province's own row (rootDepartmentId)
+    numerator integer,
+    denominator integer,
+    ratio numeric,                        -- the portal's percentage, as published
+    score numeric,                        -- points as published (2 decimals); NULL where the portal shows none
+    max_score numeric,
+    data_quality_status text,             -- e.g. TEMP_NATIONAL_REPORT_DENOMINATOR: the portal flags its own figure
+    data_quality_message text,
+    _seq bigint GENERATED ALWAYS AS IDENTITY,
+    _batch_id uuid NOT NULL,
+    _loaded_at timestamptz NOT NULL DEFAULT now(),
+    _row_hash text NOT NULL,
+    _is_deleted boolean NOT NULL DEFAULT false
+);
+CREATE INDEX IF NOT EXISTS portal_indicator_scores_key
+    ON raw.portal_indicator_scores (period_type, period_start, group_code, metric_code, department_id, _seq);
+CREATE INDEX IF NOT EXISTS portal_indicator_scores_seq ON raw.portal_indicator_scores (_seq);
+-- The values of the entity's scope columns a batch re-read (the portal: {"period_type", "period_start"}).
+ALTER TABLE raw.load_audit ADD COLUMN IF NOT EXISTS scope jsonb;
+
+CREATE OR REPLACE VIEW raw.portal_indicator_scores_latest AS
+SELECT * FROM (
+    SELECT DISTINCT ON (period_type, period_start, group_code, metric_code, department_id) *
+    FROM raw.portal_indicator_scores
+    ORDER BY period_type, period_start, group_code, metric_code, department_id, _seq DESC
+) v WHERE NOT _is_deleted;
