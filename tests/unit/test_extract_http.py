@@ -95,7 +95,7 @@ CONN = SourceConn("http://oss.test", "cid", "secret")
 
 def read_all(server: FakeOSS, sleeps: list[float], page_size: int = 4, attempts: int = 5) -> list[dict]:
     client = OneStopShopClient(
-        CONN, policy=policy(sleeps, attempts), transport=httpx.MockTransport(server), page_size=page_size
+        CONN, policy=policy(sleeps, attempts), transport=httpx.MockTransport(server), pages_in_flight=1, page_size=page_size
     )
     with client:
         return [rec for page in client.rows("/api/v1/thong-ke/ho-so", {"tuNgay": "x"}) for rec in page]
@@ -105,7 +105,7 @@ def test_pages_are_read_in_order_with_refs():
     rows = dossier_rows(10)
     server = FakeOSS(rows)
     sleeps: list[float] = []
-    client = OneStopShopClient(CONN, policy=policy(sleeps), transport=httpx.MockTransport(server), page_size=4)
+    client = OneStopShopClient(CONN, policy=policy(sleeps), transport=httpx.MockTransport(server), pages_in_flight=1, page_size=4)
     pages = list(client.rows("/api/v1/thong-ke/ho-so", {"tuNgay": "2024-05-01", "denNgay": "2024-05-03"}))
     assert [len(p) for p in pages] == [4, 4, 2]
     assert [r.record for p in pages for r in p] == rows
@@ -146,12 +146,12 @@ def test_page_with_bad_rows_is_read_again_and_best_copy_kept():
         return sum(1 for r in items if r.get("bad"))
 
     server = FakeOSS(rows, faults={2: "bad", 3: "bad"})
-    with OneStopShopClient(CONN, policy=policy([]), transport=httpx.MockTransport(server), page_size=4) as c:
+    with OneStopShopClient(CONN, policy=policy([]), transport=httpx.MockTransport(server), pages_in_flight=1, page_size=4) as c:
         got = [r.record for p in c.rows("/api/v1/thong-ke/ho-so", None, bad_rows) for r in p]
     assert got == rows and server.list_requests == 5
     # Persistent bad rows: after the bounded re-reads the page is handed on (the loader quarantines).
     server = FakeOSS(rows, faults=dict.fromkeys(range(2, 6), "bad"))
-    with OneStopShopClient(CONN, policy=policy([]), transport=httpx.MockTransport(server), page_size=4) as c:
+    with OneStopShopClient(CONN, policy=policy([]), transport=httpx.MockTransport(server), pages_in_flight=1, page_size=4) as c:
         got = [r.record for p in c.rows("/api/v1/thong-ke/ho-so", None, bad_rows) for r in p]
     assert sum(1 for r in got if r.get("bad")) == 1 and server.list_requests == 1 + 4 + 1
 
@@ -177,7 +177,7 @@ def test_bounded_attempts_then_clear_error():
 def test_wrong_credentials_fail_without_leaking_the_secret():
     server = FakeOSS(dossier_rows(3))
     bad = SourceConn("http://oss.test", "cid", "wrong")
-    client = OneStopShopClient(bad, policy=policy([]), transport=httpx.MockTransport(server))
+    client = OneStopShopClient(bad, policy=policy([]), transport=httpx.MockTransport(server), pages_in_flight=1)
     with pytest.raises(SourceError) as ei:
         list(client.rows("/api/v1/don-vi"))
     assert "/oauth/token" in str(ei.value) and "HTTP 401" in str(ei.value)
@@ -311,7 +311,7 @@ def test_prefetching_client_yields_pages_in_order_and_stops_cleanly_on_a_fault()
     rows = dossier_rows(10)
     server = FakeOSS(rows, faults=dict.fromkeys(range(3, 20), "503"))  # pages 1-2 fine, then 503 for good
     client = OneStopShopClient(
-        CONN, policy=policy([], attempts=3), transport=httpx.MockTransport(server), page_size=4, prefetch=2
+        CONN, policy=policy([], attempts=3), transport=httpx.MockTransport(server), pages_in_flight=1, page_size=4, prefetch=2
     )
     got = []
     with client, pytest.raises(SourceError, match=r"HTTP 503") as ei:
@@ -323,7 +323,7 @@ def test_prefetching_client_yields_pages_in_order_and_stops_cleanly_on_a_fault()
 
     # the loader fails on the first page: the reading thread stops, no page is read beyond its look-ahead
     server = FakeOSS(dossier_rows(40))
-    client = OneStopShopClient(CONN, policy=policy([]), transport=httpx.MockTransport(server), page_size=4)
+    client = OneStopShopClient(CONN, policy=policy([]), transport=httpx.MockTransport(server), pages_in_flight=1, page_size=4)
     with client:
         pages = client.rows("/api/v1/thong-ke/ho-so", {"tuNgay": "x"})
         next(iter(pages))
@@ -337,9 +337,70 @@ def test_prefetching_client_yields_pages_in_order_and_stops_cleanly_on_a_fault()
 def test_prefetch_off_reads_page_by_page():
     rows = dossier_rows(10)
     server = FakeOSS(rows)
-    client = OneStopShopClient(CONN, policy=policy([]), transport=httpx.MockTransport(server), page_size=4, prefetch=0)
+    client = OneStopShopClient(CONN, policy=policy([]), transport=httpx.MockTransport(server), pages_in_flight=1, page_size=4, prefetch=0)
     with client:
         pages = client.rows("/api/v1/thong-ke/ho-so", {"tuNgay": "x"})
         assert [r.record for r in next(iter(pages))] == rows[:4]
         assert server.list_requests == 1
         assert [r.record for p in pages for r in p] == rows[4:]
+
+
+class SlowOSS(FakeOSS):
+    """FakeOSS whose list responses take a while, recording how many were being answered at once.
+    `repeat_pages`: page numbers answered with the previous page's content the first time they are asked."""
+
+    def __init__(self, rows: list[dict], delay: float = 0.02, repeat_pages: set[int] = frozenset()):
+        super().__init__(rows)
+        self.delay, self.repeat_pages = delay, set(repeat_pages)
+        self.active = self.max_active = 0
+        self.lock = threading.Lock()
+        self.asked: list[int] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/oauth/token":
+            return super().__call__(request)
+        trang = int(request.url.params["trang"])
+        with self.lock:
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+            self.asked.append(trang)
+            repeat = trang in self.repeat_pages
+            self.repeat_pages.discard(trang)
+        try:
+            time.sleep(self.delay)
+            if repeat:
+                params = dict(request.url.params) | {"trang": str(trang - 1)}
+                request = httpx.Request("GET", request.url.copy_with(params=params), headers=request.headers)
+                body = super().__call__(request).json() | {"trang": trang}
+                return httpx.Response(200, json=body)
+            return super().__call__(request)
+        finally:
+            with self.lock:
+                self.active -= 1
+
+
+def test_pages_in_flight_overlap_requests_and_keep_order():
+    rows = dossier_rows(40)
+    server = SlowOSS(rows, repeat_pages={4})
+    with OneStopShopClient(
+        CONN, policy=policy([]), transport=httpx.MockTransport(server), page_size=4, pages_in_flight=3, prefetch=0
+    ) as c:
+        pages = list(c.pages("/api/v1/thong-ke/ho-so", None))
+    assert [n for n, _ in pages] == list(range(1, 11))
+    assert [r for _, items in pages for r in items] == rows  # the repeated page 4 was read again on its own
+    assert server.max_active == 3  # never more than asked, and the overlap happened
+    assert sorted(server.asked) == sorted([*range(1, 11), 4])
+
+    # the consumer stops after two pages: nothing is left running and nothing further is asked
+    server = SlowOSS(rows)
+    with OneStopShopClient(
+        CONN, policy=policy([]), transport=httpx.MockTransport(server), page_size=4, pages_in_flight=3, prefetch=0
+    ) as c:
+        it = c.pages("/api/v1/thong-ke/ho-so", None)
+        next(it), next(it)
+        it.close()
+        asked = len(server.asked)
+        assert asked <= 2 + 3 and server.active == 0
+        time.sleep(0.05)
+        assert len(server.asked) == asked
+    assert not any(t.name.startswith("chiso-one_stop_shop-page") for t in threading.enumerate())

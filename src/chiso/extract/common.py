@@ -124,6 +124,9 @@ def run_batches(jobs: list[Callable[[], T]], concurrency: int = DEFAULT_CONCURRE
 
 # How many pages a client's reading thread may have fetched and decoded ahead of the loader.
 PREFETCH_PAGES = 2
+# Requests of one page-numbered list in flight at once: two keep the source busy while we decode the page it
+# just sent (measured in bench/load_vs_copy.py) and stay polite to a provincial system.
+PAGES_IN_FLIGHT = 2
 
 
 def prefetched(items: Iterable[T], depth: int = PREFETCH_PAGES, name: str = "chiso-prefetch") -> Iterator[T]:

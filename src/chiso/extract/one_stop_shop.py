@@ -10,6 +10,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from datetime import date
 from functools import partial
 from typing import Any
@@ -19,6 +21,7 @@ import httpx
 from chiso.extract.common import (
     DEFAULT_CHUNK_DAYS,
     DEFAULT_CONCURRENCY,
+    PAGES_IN_FLIGHT,
     PREFETCH_PAGES,
     ExtractSummary,
     SourceConn,
@@ -61,12 +64,14 @@ class OneStopShopClient:
         transport: httpx.BaseTransport | None = None,
         page_size: int = PAGE_SIZE,
         prefetch: int = PREFETCH_PAGES,
+        pages_in_flight: int = PAGES_IN_FLIGHT,
     ) -> None:
         if not conn.login or not conn.password:
             raise ValueError("one_stop_shop_api: login (client id) and password (client secret) are required")
         self.conn = conn
         self.page_size = min(page_size, PAGE_SIZE)
         self.prefetch = prefetch  # pages a reading thread may fetch ahead of the loader (0: none)
+        self.pages_in_flight = max(1, pages_in_flight)  # requests of one list sent at once, once its size is known
         self._token: str | None = None
         self._token_expiry = 0.0
         self._lock = threading.Lock()
@@ -118,36 +123,67 @@ class OneStopShopClient:
         page_problems: Callable[[list], int] | None = None,
         entity: Entity | None = None,
     ) -> Iterator[tuple[int, list[dict]]]:
-        """Yield (page number, items) for every page of a list endpoint. With `entity`, a page of records of
-        the documented shape is decoded straight into typed rows (entities.fast_struct)."""
+        """Yield (page number, items) for every page of a list endpoint, in order. With `entity`, a page of
+        records of the documented shape is decoded straight into typed rows (entities.fast_struct).
+
+        Page 1 says how many pages there are; the following ones are then requested `pages_in_flight` at a
+        time, so the source's response time overlaps our decoding instead of adding to it. A page equal to
+        the one before it (a source that repeats itself) is read again on its own until it differs."""
         typed = fast_envelope(entity, "duLieu", optional=ENVELOPE_MEMBERS) if entity is not None else None
         base = dict(params or {})
-        prev_fp: str | None = None
-        trang, total_pages, seen = 1, None, 0
-        while True:
-            q = {**base, "trang": trang, "soBanGhi": self.page_size}
-            body, items, prev_fp = fetch_page(
+
+        def fetch(trang: int, previous: str | None) -> tuple[Any, list, str | None]:
+            return fetch_page(
                 self.http,
                 path,
-                q,
+                {**base, "trang": trang, "soBanGhi": self.page_size},
                 get_items=lambda b: b["duLieu"],
                 validate=_envelope(trang),
-                previous=prev_fp,
+                previous=previous,
                 page_problems=page_problems,
                 label=f"trang {trang}",
                 typed=typed,
             )
-            total_pages = _int(body.get("tongSoTrang"), default=total_pages)
-            total_rows = _int(body.get("tongSoBanGhi"), default=None)
-            if items:
-                seen += len(items)
-                yield trang, items
-            if not items or (total_pages is not None and trang >= total_pages):
-                if total_rows is not None and seen != total_rows:
-                    # Counts move while we read (late corrections); worth a note, not a failure.
-                    log.warning("%s %s %s: read %d rows, server announced %d", SOURCE, path, base, seen, total_rows)
-                return
-            trang += 1
+
+        pool = ThreadPoolExecutor(self.pages_in_flight, f"chiso-{SOURCE}-page") if self.pages_in_flight > 1 else None
+        ahead: dict[int, Future] = {}
+        prev_fp: str | None = None
+        trang, total_pages, seen = 1, None, 0
+        try:
+            while True:
+                f = ahead.pop(trang, None)
+                if f is None:
+                    body, items, fp = fetch(trang, prev_fp)
+                else:
+                    body, items, fp = f.result()
+                    if fp is not None and fp == prev_fp:  # fetched without knowing its predecessor
+                        body, items, fp = fetch(trang, prev_fp)
+                prev_fp = fp
+                total_pages = _int(body.get("tongSoTrang"), default=total_pages)
+                total_rows = _int(body.get("tongSoBanGhi"), default=None)
+                last = not items or (total_pages is not None and trang >= total_pages)
+                if pool is not None and not last and total_pages is not None:
+                    for n in range(trang + 1, min(total_pages, trang + self.pages_in_flight) + 1):
+                        if n not in ahead:
+                            ahead[n] = pool.submit(fetch, n, None)
+                if items:
+                    seen += len(items)
+                    yield trang, items
+                if last:
+                    if total_rows is not None and seen != total_rows:
+                        # Counts move while we read (late corrections); worth a note, not a failure.
+                        log.warning(
+                            "%s %s %s: read %d rows, server announced %d", SOURCE, path, base, seen, total_rows
+                        )
+                    return
+                trang += 1
+        finally:
+            # stopped early (a failure, the consumer closed us, the list shrank): no request outlives the listing
+            for f in ahead.values():
+                f.cancel()
+            wait_futures(list(ahead.values()))
+            if pool is not None:
+                pool.shutdown(wait=True)
 
     def rows(
         self,
