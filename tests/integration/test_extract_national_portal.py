@@ -162,3 +162,47 @@ def test_bad_values_are_quarantined_naming_the_field_and_periods_stay_apart(fres
             " ORDER BY started_at DESC LIMIT 2"
         ).fetchall()
     assert audits == [("quarter", "failed"), ("month", "succeeded")]
+
+
+def test_quality_suite_passes_clean_loads_and_names_each_defect(fresh_schema, tmp_path):
+    import os
+
+    from chiso.quality import validate
+
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    wh, fake = fresh_schema, Portal()
+    run(wh, fake, (AUG, Q3))
+    window = (date(2026, 8, 20), date(2026, 8, 27))
+
+    def failed(run_id: str) -> dict[str, str]:
+        out = validate(
+            "raw_portal_indicator_scores", warehouse_uri=wh.uri("chiso_loader"), run_id=run_id, window=window,
+            home=tmp_path,
+        )  # fmt: skip
+        return {r.name: r.message_vi for r in out.results if not r.success}
+
+    assert failed("clean") == {}
+    with wh.connect(autocommit=True) as conn:
+        # defects written past the loader, as a broken extractor or a hand edit would leave them
+        batch = conn.execute(
+            "SELECT batch_id FROM raw.load_audit WHERE scope ->> 'period_type' = 'quarter'"
+        ).fetchone()[0]
+        conn.execute(
+            """INSERT INTO raw.portal_indicator_scores (period_type, period_start, period_end, group_code, metric_code,
+                   department_id, department_name, is_root, numerator, denominator, score, max_score, _batch_id,
+                   _row_hash)
+               VALUES ('month', '2026-08-01', '2026-08-30', 'transparency', 'X', 'u1', 'Đơn vị lạ', false, 5, 3, 7, 6,
+                       %(b)s, 'h'),
+                      ('month', '2026-08-01', '2026-08-31', 'transparency', 'totalScore', 'u2', 'Tỉnh thứ hai', true,
+                       0, 0, 0, 6, %(b)s, 'h')""",
+            {"b": batch},
+        )
+    names = failed("broken")
+    assert set(names) == {
+        "period_aligned",  # 30 August does not end a month
+        "score_le_max",  # 7 points of 6
+        "numerator_le_denominator",  # 5 of 3 (a warning)
+        "one_province_row",  # a second province row in transparency of 8/2026
+        "in_batch_scope",  # both rows claim the quarter's batch
+    }, names
+    assert "Kỳ phải là một tháng, quý hoặc năm dương lịch trọn vẹn" in names["period_aligned"]

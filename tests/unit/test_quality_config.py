@@ -18,6 +18,7 @@ EXPECTED_SUITES = {
     "raw_oss_petition_daily",
     "raw_edoc_documents_daily",
     "raw_esign_signatures_daily",
+    "raw_portal_indicator_scores",
     "staging",
     "marts",
 }
