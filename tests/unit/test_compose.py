@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chiso.assets import CONN_EDOC, CONN_ESIGN, CONN_NATIONAL, CONN_ONE_STOP_SHOP, CONN_WAREHOUSE
+from chiso.assets import CONN_EDOC, CONN_ESIGN, CONN_NATIONAL, CONN_NATIONAL_PORTAL, CONN_ONE_STOP_SHOP, CONN_WAREHOUSE
 from chiso.settings import REPO_ROOT
 from chiso.stack import components
 
@@ -40,7 +40,7 @@ def test_celery_executor_with_broker_and_separate_postgres(compose):
 
 def test_every_connection_of_sources_md_is_configured(compose):
     env = _env(compose["services"]["airflow-worker"])
-    for conn_id in (CONN_ONE_STOP_SHOP, CONN_EDOC, CONN_ESIGN, CONN_NATIONAL, CONN_WAREHOUSE):
+    for conn_id in (CONN_ONE_STOP_SHOP, CONN_EDOC, CONN_ESIGN, CONN_NATIONAL, CONN_NATIONAL_PORTAL, CONN_WAREHOUSE):
         assert f"AIRFLOW_CONN_{conn_id.upper()}" in env
 
 

@@ -12,7 +12,14 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
 
-from chiso.assets import CONN_EDOC, CONN_ESIGN, CONN_NATIONAL, CONN_ONE_STOP_SHOP, CONN_WAREHOUSE
+from chiso.assets import (
+    CONN_EDOC,
+    CONN_ESIGN,
+    CONN_NATIONAL,
+    CONN_NATIONAL_PORTAL,
+    CONN_ONE_STOP_SHOP,
+    CONN_WAREHOUSE,
+)
 from chiso.settings import Settings
 from chiso.stack import postgres
 
@@ -40,6 +47,13 @@ def connections(s: Settings, creds: dict[str, str]) -> dict[str, str]:
         CONN_ESIGN: _conn_json("fs", extra={"path": str(s.esign_drop)}),
         CONN_NATIONAL: _conn_json(
             "http", host=s.host, port=s.national_port, schema="http", password=creds["national_token"]
+        ),
+        # Public, no credentials. The root is the province committee's identifier, which the simulator accepts as
+        # well as its portal department id (the real portal wants the id: set it in AIRFLOW_CONN_NATIONAL_PORTAL_API).
+        # The simulator computes a period on its first read (a year: about a minute), hence the long timeout.
+        CONN_NATIONAL_PORTAL: _conn_json(
+            "http", host=s.host, port=s.portal_port, schema="http",
+            extra={"root_department_id": f"000.00.00.H{s.province}", "timeout": 300},
         ),
         CONN_WAREHOUSE: _conn_json(
             "postgres", host=s.host, port=s.pg_port, schema=postgres.WAREHOUSE_DB,
