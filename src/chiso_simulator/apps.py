@@ -40,12 +40,13 @@ class SimState:
     initial: dict[str, FaultConfig] = field(default_factory=dict)
     initial_corrections: dict[str, float] = field(default_factory=dict)
     initial_clock: dict | None = None
+    portal: Any = None  # the national portal's published index (portal.Portal), when its app is served
 
     @classmethod
     def create(cls, sim: Simulator, faults: dict[str, FaultConfig] | None = None) -> SimState:
         faults = faults or {}
         st = cls(sim=sim)
-        for system in ("oss", "edoc", "esign"):
+        for system in ("oss", "edoc", "esign", "portal"):
             cfg = faults.get(system) or FaultConfig()
             st.initial[system] = cfg
             st.faults[system] = FaultInjector(system, FaultConfig.from_dict(cfg.to_dict(), system))
@@ -63,6 +64,8 @@ class SimState:
             self.sim.clock.reset()
             self.sim.clock.advance(self.initial_clock["offset_seconds"])
         self.sim.reset()
+        if self.portal is not None:
+            self.portal.reset()
 
 
 def _err(status: int, code: str, message: str, headers: dict | None = None) -> JSONResponse:
@@ -197,7 +200,7 @@ def control_router(state: SimState, own_system: str) -> APIRouter:
             return JSONResponse({"error": str(exc)}, status_code=400)
         lc = cfg.rates.pop("late_corrections", None)
         if lc is not None:
-            targets = {"oss": ("dossier", "petition"), "edoc": ("edoc",), "esign": ()}[system]
+            targets = {"oss": ("dossier", "petition"), "edoc": ("edoc",)}.get(system, ())
             for t in targets:
                 sim.cfg.correction_rate[t] = lc
             sim.clear_caches()

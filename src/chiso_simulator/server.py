@@ -20,6 +20,7 @@ from .apps import SimState, create_edoc_app, create_oss_app
 from .engine import Clock, SimConfig, Simulator
 from .esign_drop import write_esign_drop
 from .faults import FaultConfig
+from .portal import create_portal_app
 
 log = logging.getLogger("chiso_simulator")
 
@@ -115,6 +116,7 @@ async def serve(args: argparse.Namespace) -> None:
         ("one-stop shop", create_oss_app(sim, client_id, secret, token_ttl=args.token_ttl, state=state),
          args.oss_port),
         ("e-document", create_edoc_app(sim, api_key, state=state), args.edoc_port),
+        ("national portal (766 index)", create_portal_app(sim, state=state), args.portal_port),
     ]
     token = args.national_token or os.environ.get("CHISO_SIM_NATIONAL_TOKEN")
     if token:
@@ -162,11 +164,14 @@ async def serve(args: argparse.Namespace) -> None:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m chiso_simulator", description="Simulated provincial source systems")
     sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("serve", help="serve the one-stop shop, e-document and national APIs and fill the drop")
+    s = sub.add_parser("serve", help="serve the one-stop shop, e-document, national reporting and national portal "
+                                     "APIs and fill the drop")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--oss-port", type=int, default=8701)
     s.add_argument("--edoc-port", type=int, default=8702)
     s.add_argument("--national-port", type=int, default=8703)
+    s.add_argument("--portal-port", type=int, default=int(os.environ.get("CHISO_PORTAL_PORT") or 8704),
+                   help="the national portal's published 766 index (sources.md §5); env CHISO_PORTAL_PORT")
     s.add_argument("--drop-dir", help="e-signature drop folder (omit: no files)")
     s.add_argument("--drop-start", default="2024-01-01", help="first day of e-signature files")
     s.add_argument("--drop-every", type=float, default=60.0, help="seconds between drop-folder refreshes")
