@@ -170,6 +170,7 @@ def simulator_argv(s: Settings, creds: dict[str, str]) -> list[str]:
     return [
         str(s.venv_bin("airflow") / "python"), "-m", "chiso_simulator", "serve",
         "--oss-port", str(s.oss_port), "--edoc-port", str(s.edoc_port), "--national-port", str(s.national_port),
+        "--portal-port", str(s.portal_port),
         "--drop-dir", str(s.esign_drop), "--seed", str(s.sim_seed), "--province", s.province,
         "--drop-start", s.demo_start.isoformat(),
     ]
