@@ -16,7 +16,7 @@ help:
 	@echo "  test-fast  tests that need no server: unit, DAG integrity, config and bundle checks, lint (< 2 min)"
 
 ## Virtualenvs from the committed lock files; re-synced only when a lock file changes.
-venvs: $(addprefix $(VENVS)/,$(addsuffix /.synced,$(ENVS))) $(VENVS)/airflow/.chiso
+venvs: $(addprefix $(VENVS)/,$(addsuffix /.synced,$(ENVS))) $(VENVS)/airflow/.chiso $(VENVS)/superset/.translations
 
 $(UV):
 	$(PYTHON) -m venv $(VENVS)/uv
@@ -33,6 +33,11 @@ $(VENVS)/%/.synced: requirements/%.lock.txt Makefile | $(UV)
 # The chiso package itself, editable, in the Airflow venv (sync above removes it, hence the dependency).
 $(VENVS)/airflow/.chiso: $(VENVS)/airflow/.synced pyproject.toml
 	$(UV) pip install -q --python $(VENVS)/airflow/bin/python --no-deps -e .
+	@touch $@
+
+# Superset ships no Vietnamese: install the repo's language packs into its translations folder (checked, idempotent).
+$(VENVS)/superset/.translations: $(VENVS)/superset/.synced superset/translations/build.py $(wildcard superset/translations/*/LC_MESSAGES/messages.po)
+	$(VENVS)/superset/bin/python superset/translations/build.py install
 	@touch $@
 
 ## Headless Chromium for the browser tests (Debian package; Playwright cannot download browsers here).
