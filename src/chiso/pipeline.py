@@ -12,7 +12,9 @@ from datetime import UTC, date, datetime
 
 from chiso.airflow_client import TERMINAL, AirflowClient
 
-EXTRACT_DAGS = ("extract_one_stop_shop", "extract_edoc", "extract_esign")
+# The national portal's published index (issue 13) is read beside the daily sources: its DAG starts the transform
+# itself only when no daily extract is running, so the window's transform reads it either way.
+EXTRACT_DAGS = ("extract_one_stop_shop", "extract_edoc", "extract_esign", "extract_national_portal")
 TRANSFORM_DAG = "transform_warehouse"
 EXPORT_DAG = "export_national_reports"
 # How long to wait for an asset-triggered run to appear before triggering one.

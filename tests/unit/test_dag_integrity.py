@@ -12,7 +12,14 @@ import pytest
 
 from chiso.settings import REPO_ROOT
 
-EXPECTED = {"extract_one_stop_shop", "extract_edoc", "extract_esign", "transform_warehouse", "export_national_reports"}
+EXPECTED = {
+    "extract_one_stop_shop",
+    "extract_edoc",
+    "extract_esign",
+    "extract_national_portal",
+    "transform_warehouse",
+    "export_national_reports",
+}
 
 PARSE = textwrap.dedent(
     """

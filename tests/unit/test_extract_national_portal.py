@@ -322,3 +322,26 @@ def test_refresh_only_for_new_figures_and_when_no_transform_is_coming():
     assert not portal_needs_refresh(new, {}, FakeTI({("extract_edoc", ("queued", "running")): 1}))
     # a transform already running started before these figures were stored: a new one is needed
     assert portal_needs_refresh(new, {}, FakeTI({("transform_warehouse", ("running",)): 1}))
+
+
+def test_dag_shape():
+    import importlib.util
+
+    from airflow.sdk import Asset
+
+    from chiso.assets import raw_asset_uri
+
+    path = Path(__file__).resolve().parents[2] / "dags" / "extract_national_portal.py"
+    spec = importlib.util.spec_from_file_location("extract_national_portal", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    dag = mod.extract_national_portal()
+    assert dag.catchup is False and dag.start_date is None
+    assert dag.timetable.expression == "0 1 * * *"
+    assert {"start", "end", "refresh_warehouse"} <= set(dag.params.keys())
+    tasks = {t.task_id: t for t in dag.tasks}
+    assert [o.uri for o in tasks["extract"].outlets] == [Asset(raw_asset_uri("portal_indicator_scores")).uri]
+    assert tasks["new_figures"].upstream_task_ids == {"extract"}
+    assert tasks["refresh_warehouse"].upstream_task_ids == {"new_figures"}
+    assert tasks["refresh_warehouse"].trigger_dag_id == "transform_warehouse"
+    assert all(t.retries >= 1 for t in dag.tasks)
