@@ -55,6 +55,11 @@ VIEWER_PERMISSIONS: list[tuple[str, str]] = [
     ("can_get", "MenuApi"),
     ("menu_access", "Dashboards"),
 ]
+# Anonymous visitors (FAB's AUTH_ROLE_PUBLIC): only the language pack, which the login page fetches from
+# /superset/language_pack/<lang>/ before anyone has logged in. Without it that request is redirected to the login
+# page, so the login form stays English (apache/superset#40999); the pack is public text, nothing else is granted.
+PUBLIC_ROLE = "Public"
+PUBLIC_PERMISSIONS: list[tuple[str, str]] = [("can_language_pack", "Superset")]
 
 
 def _superset(s: Settings, env: dict, *args: str) -> subprocess.CompletedProcess:
@@ -286,6 +291,7 @@ def import_assets(s: Settings, creds: dict[str, str], assets_dir: Path | None = 
     manifest.parent.mkdir(parents=True, exist_ok=True)
     manifest.write_text(json.dumps({k: sorted(v) for k, v in current.items()}, indent=1))
     ensure_viewer(client, creds, current["dataset"])
+    ensure_public_language_pack(client)
 
 
 # ---------------------------------------------------------------- viewer role and user
@@ -355,3 +361,19 @@ def ensure_viewer(client: SupersetApi, creds: dict[str, str], dataset_uuids: set
         r = client.http.post("/api/v1/security/users/", json={"username": user, **body})
     if r.status_code not in (200, 201):
         raise RuntimeError(f"cannot create or update the Superset viewer {user}: {r.status_code} {r.text[:300]}")
+
+
+def ensure_public_language_pack(client: SupersetApi) -> None:
+    """The Public role holds PUBLIC_PERMISSIONS (added to whatever an administrator gave it, never removed)."""
+    role_id = _role_id(client, PUBLIC_ROLE)
+    ids = _permission_ids(client, set(PUBLIC_PERMISSIONS))
+    missing = set(PUBLIC_PERMISSIONS) - set(ids)
+    if missing:
+        raise RuntimeError(f"Superset lacks permissions the login page needs: {sorted(missing)}")
+    current = {p["id"] for p in client.get(f"/api/v1/security/roles/{role_id}/permissions/")["result"]}
+    if set(ids.values()) <= current:
+        return
+    r = client.http.post(f"/api/v1/security/roles/{role_id}/permissions",
+                         json={"permission_view_menu_ids": sorted(current | set(ids.values()))})
+    if r.status_code not in (200, 201):
+        raise RuntimeError(f"cannot give the Public role the language pack: {r.status_code} {r.text[:300]}")
