@@ -37,7 +37,7 @@ from _util import wait_healthy  # noqa: E402
 
 # The marts contract and the period calendar that the exporter's consumer tests use.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
-from marts_contract import MARTS_DDL, Register, Unit, periods  # noqa: E402
+from marts_contract import MARTS_DDL, Register, Unit, dim_periods_rows, periods  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 START, END = date(2024, 1, 1), date(2025, 6, 30)
@@ -155,6 +155,7 @@ def build_marts(conn, restated: date | None = None) -> dict[str, int]:
     for key, table in (("dim", "dim_units"), ("fct", "fct_indicator_values"), ("score", "rpt_qd766_scores"),
                        ("rank", "rpt_unit_rankings"), ("dossier", "rpt_dossier_report")):  # fmt: skip
         _copy(conn, table, rows[key])
+    _copy(conn, "dim_periods", dim_periods_rows(START, END))  # every day loaded: the exporter reads is_complete
     conn.execute("ANALYZE marts.fct_indicator_values, marts.rpt_qd766_scores, marts.rpt_unit_rankings,"
                  " marts.rpt_dossier_report, marts.dim_units")  # fmt: skip
     return {k: len(v) for k, v in rows.items()}

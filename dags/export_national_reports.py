@@ -4,6 +4,7 @@ Runs when the marts are rebuilt and every morning at 06:00 (Asia/Ho_Chi_Minh), s
 after its cut-off even without new data, and submissions left pending by a receiver outage resume.
 Reports are the province's as it is now (across the 1/7/2025 reform): its committee valid on the last loaded day,
 for the periods ending on or after that committee began, in the marts' current basis with today's identifiers.
+Only complete periods are sent: every day loaded by every source (`marts.dim_periods.is_complete`).
 Documents, keys, attempts and receipts live in `exports.*`; see `chiso exports list|show|resend`.
 """
 
@@ -32,8 +33,6 @@ TZ = "Asia/Ho_Chi_Minh"
 def export_national_reports():
     @task
     def export(**context) -> dict:
-        from datetime import date
-
         from airflow.sdk import Connection
         from airflow.sdk.exceptions import AirflowFailException
 
@@ -43,13 +42,6 @@ def export_national_reports():
 
         url, token = receiver(ConnFields.of(Connection.get(CONN_NATIONAL)))
         uri = warehouse_uri(ConnFields.of(Connection.get(CONN_WAREHOUSE)))
-        # A transform run may announce how far its data reaches (asset event extra); use it when present.
-        data_through = None
-        for events in (context.get("triggering_asset_events") or {}).values():
-            for event in events:
-                value = (event.extra or {}).get("data_through")
-                if value:
-                    data_through = max(data_through or date.min, date.fromisoformat(str(value)[:10]))
         summary = run_exports(
             uri,
             url,
@@ -57,7 +49,6 @@ def export_national_reports():
             get_settings().home / "exports",
             today=pendulum.now(TZ).date(),
             run_id=context["run_id"],
-            data_through=data_through,
         )
         print(summary.describe())
         if summary.failed or summary.blocked:

@@ -69,6 +69,19 @@ def periods(start: date, end: date) -> list[tuple[str, date, date]]:
     return sorted(out)
 
 
+def dim_periods_rows(start: date, end: date, missing: frozenset[date] = frozenset()) -> list[tuple]:
+    """marts.dim_periods for every period of `periods(start, end)` when every source loaded each day of [start, end]
+    but `missing`, as dbt computes it: days_loaded counts those days, is_complete = all of the period's days.
+    Columns in MARTS_DDL order (the label is a stand-in)."""
+    rows = []
+    for ptype, ps, pe in periods(start, end):
+        days = [ps + timedelta(days=i) for i in range((pe - ps).days + 1)]
+        loaded = sum(1 for d in days if start <= d <= end and d not in missing)
+        label = f"{ptype} {ps:%d/%m/%Y}–{pe:%d/%m/%Y}"
+        rows.append((ptype, ps, pe, label, f"{ps} {ptype}", min(pe, end), loaded, loaded == len(days)))
+    return rows
+
+
 # ---------------------------------------------------------------- a unit register across the reform
 
 

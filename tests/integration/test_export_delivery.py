@@ -357,19 +357,30 @@ def test_due_dates_follow_cut_off_and_period_end(marts, warehouse, tmp_path):
         assert (date(2024, 3, 14) - timedelta(days=0)).isoformat() == bieu[0]["kyBaoCao"]["denNgay"]
 
 
-@pytest.mark.parametrize("evaluated_to", [True, False])
-def test_only_periods_fully_inside_the_loaded_data(fresh_schema, evaluated_to):
+def test_only_periods_dim_periods_calls_complete_are_sent(fresh_schema, tmp_path):
+    """The exporter reads marts.dim_periods.is_complete and infers nothing from the facts: loaded 1/1–30/6 but the
+    day 20/5 never loaded, so May, Q2 and the windows holding 20/5 are not sent although the facts hold them, each
+    evaluated to its end."""
     with fresh_schema.connect("chiso_transformer", autocommit=True) as conn:
-        build_marts(conn, date(2024, 1, 1), date(2024, 6, 30), evaluated_to=evaluated_to)
+        build_marts(conn, date(2024, 1, 1), date(2024, 6, 30), missing=frozenset({date(2024, 5, 20)}))
     with fresh_schema.connect("chiso_loader") as conn:
         periods = build.mart_periods(conn)
+    assert ("month", date(2024, 5, 1)) in {(p.period_type, p.period_start) for p in periods}
     done = {(p.period_type, p.period_start) for p in complete_periods(periods)}
-    # Data from 1/1: the window opened 15/12 and the year are partial; June is complete only when the
-    # marts say they evaluated it to its end (without evaluated_to a later period must exist).
-    assert ("report_month", date(2023, 12, 15)) not in done and ("year", date(2024, 1, 1)) not in done
-    assert ("month", date(2024, 5, 1)) in done and ("report_month", date(2024, 5, 15)) in done
-    assert (("month", date(2024, 6, 1)) in done) is evaluated_to
-    assert (("quarter", date(2024, 4, 1)) in done) is evaluated_to
+    # By hand: months 1–4 and 6, Q1; Decree 09 windows 15/1–14/2 … 15/4–14/5 (15/12–14/1 starts before the data,
+    # 15/5–14/6 holds 20/5); no half-year, nine months or year.
+    assert done == {
+        *(("month", date(2024, m, 1)) for m in (1, 2, 3, 4, 6)),
+        ("quarter", date(2024, 1, 1)),
+        *(("report_month", date(2024, m, 15)) for m in (1, 2, 3, 4)),
+    }
+    with Receiver() as rcv:
+        s = runner.run_exports(
+            fresh_schema.uri("chiso_loader"), rcv.url, TOKEN, tmp_path, today=TODAY, run_id="gap", policy=FAST
+        )
+        sent = {(d["baoCao"]["maBaoCao"], d["baoCao"]["kyBaoCao"]["tuNgay"]) for d in rcv.received()}
+    assert s.ok and s.due_periods == len(done)
+    assert sent == {(BIEU_06 if t.startswith("report_") else CHI_SO_CDS, ps.isoformat()) for t, ps in done}
 
 
 def test_every_built_document_is_valid(marts, warehouse):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from datetime import date, timedelta
 
-from marts_contract import MARTS_DDL, Register, Unit, periods
+from marts_contract import MARTS_DDL, Register, Unit, dim_periods_rows, periods
 
 # A pre-reform province (Vĩnh Phúc 2024): its committee has been valid since 2020. One department ended on
 # 31/3/2024 and went to another (its figures go there in the current basis).
@@ -152,11 +152,12 @@ def build_marts(
     bad_numerator: bool = False,
     evaluated_to: bool = True,
     units: list[Unit] = VINH_PHUC,
+    missing: frozenset[date] = frozenset(),
 ) -> None:
     """(Re)create the marts for data loaded over [start, end] of the register `units`, as chiso_transformer.
 
-    `evaluated_to` adds the column the project's dbt marts carry (least(period_end, last loaded day));
-    without it the exporter must infer completeness from the periods alone.
+    `evaluated_to` adds the column the project's dbt marts carry (least(period_end, last loaded day)).
+    `marts.dim_periods` says which periods are complete: every day of [start, end] loaded but `missing`.
     """
     overrides = overrides or {}
     days = _Days(units, end, overrides)
@@ -238,6 +239,8 @@ def build_marts(
         cur.executemany("INSERT INTO marts.fct_indicator_values VALUES (" + ",".join(["%s"] * 16) + ")", rows_fct)
         cur.executemany("INSERT INTO marts.rpt_qd766_scores VALUES (" + ",".join(["%s"] * 15) + ")", rows_score)
         cur.executemany("INSERT INTO marts.rpt_unit_rankings VALUES (" + ",".join(["%s"] * 14) + ")", rows_rank)
+        cur.executemany("INSERT INTO marts.dim_periods VALUES (" + ",".join(["%s"] * 8) + ")",
+                        dim_periods_rows(start, end, missing))  # fmt: skip
     if evaluated_to:
         for table in ("rpt_dossier_report", "fct_indicator_values", "rpt_qd766_scores"):
             conn.execute(f"ALTER TABLE marts.{table} ADD COLUMN evaluated_to date")

@@ -159,18 +159,20 @@ def _months(first: date, last: date, report=CHI_SO_CDS) -> list[Period]:
     return out
 
 
-def test_complete_periods_inferred_from_the_marts_alone():
-    # Data 10/01 .. 20/06: calendar months Jan..Jun, Decree 09 windows 15/12 .. 15/06.
-    months = _months(date(2024, 1, 1), date(2024, 6, 1))
-    windows = [Period(BIEU_06, "report_month", *_w(m)) for m in (12, 1, 2, 3, 4, 5, 6)]
-    year = Period(CHI_SO_CDS, "year", date(2024, 1, 1), date(2024, 12, 31))
-    got = complete_periods([*months, *windows, year])
-    # The start is estimated as 1/1 (the later of 1/1 and 15/12); ends need a later period.
-    assert [p.period_start.month for p in got if p.report == CHI_SO_CDS] == [1, 2, 3, 4, 5]
-    assert [p.period_end for p in got if p.report == BIEU_06] == [date(2024, m, 14) for m in (2, 3, 4, 5, 6)]
-    # An explicit window wins: data from 10/01 drops January, data through 30/06 completes June.
-    got = complete_periods([*months, year], data_from=date(2024, 1, 10), data_through=date(2024, 6, 30))
-    assert [p.period_start.month for p in got] == [2, 3, 4, 5, 6]
+def test_complete_periods_are_the_ones_dim_periods_calls_complete():
+    # Data from 10/5 (May holds data and ends before later periods, yet is incomplete): nothing is inferred from
+    # the periods themselves, only dim_periods.is_complete counts.
+    may, june, july = _months(date(2024, 5, 1), date(2024, 7, 1))
+    window = Period(BIEU_06, "report_month", *_w(5))
+    got = complete_periods(
+        [
+            Period(may.report, may.period_type, may.period_start, may.period_end, is_complete=False),
+            Period(june.report, june.period_type, june.period_start, june.period_end, is_complete=True),
+            Period(july.report, july.period_type, july.period_start, july.period_end),
+            Period(window.report, window.period_type, window.period_start, window.period_end, is_complete=True),
+        ]
+    )
+    assert [(p.report, p.period_start) for p in got] == [(CHI_SO_CDS, date(2024, 6, 1)), (BIEU_06, date(2024, 5, 15))]
 
 
 def _w(m: int) -> tuple[date, date]:
@@ -178,13 +180,6 @@ def _w(m: int) -> tuple[date, date]:
     if m == 12:
         return date(2023, 12, 15), date(2024, 1, 14)
     return date(2024, m, 15), date(2024, m + 1, 14)
-
-
-def test_evaluated_to_decides_completeness_when_the_marts_carry_it():
-    june = Period(CHI_SO_CDS, "month", date(2024, 6, 1), date(2024, 6, 30), evaluated_to=date(2024, 6, 30))
-    july = Period(CHI_SO_CDS, "month", date(2024, 7, 1), date(2024, 7, 31), evaluated_to=date(2024, 7, 2))
-    q3 = Period(CHI_SO_CDS, "quarter", date(2024, 7, 1), date(2024, 9, 30), evaluated_to=date(2024, 7, 2))
-    assert complete_periods([june, july, q3], data_from=date(2024, 1, 1)) == [june]
 
 
 def test_content_hash_ignores_revision_and_time_and_diff_names_changed_figures():

@@ -1,9 +1,15 @@
--- One row per period the warehouse holds (every type), with its Vietnamese label, a sort key, and whether every
--- day of it is loaded. A period running past the last loaded day is evaluated to date (`evaluated_to`).
+-- One row per period the warehouse holds (every type), with its Vietnamese label, a sort key, and whether it is
+-- complete: every day of it has a successful load of every daily source (raw.load_audit, int_source_days_loaded).
+-- A day is counted only when all of them loaded it, so a period whose first days were never loaded, or a day whose
+-- load failed, stays incomplete (and is not exported). A period running past the last loaded day is evaluated to
+-- date (`evaluated_to`).
 with
 
-days as (
-    select distinct report_date from {{ ref('int_data_days') }}
+complete_days as (
+    select report_date
+    from {{ ref('int_source_days_loaded') }}
+    group by report_date
+    having count(*) = (select count(*) from {{ daily_load_sources() }})
 ),
 
 loaded as (
@@ -12,7 +18,7 @@ loaded as (
         p.period_start,
         count(d.report_date)::integer as days_loaded
     from {{ ref('int_periods') }} as p
-    left join days as d on d.report_date between p.period_start and p.period_end
+    left join complete_days as d on d.report_date between p.period_start and p.period_end
     group by p.period_type, p.period_start
 )
 

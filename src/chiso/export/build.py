@@ -91,30 +91,21 @@ def _q(conn: psycopg.Connection, sql: str, params: Any = None) -> list[dict]:
 
 
 def mart_periods(conn: psycopg.Connection) -> list[Period]:
-    """Every (report, period) the marts hold in the current basis, with how far each was evaluated when the marts
-    say so. Which of them are the province's to send: `reporting_province` (its `unit_valid_from`)."""
+    """Every (report, period) the marts hold in the current basis, each with `marts.dim_periods.is_complete` (a
+    period missing from dim_periods is not complete). Which of them are the province's to send:
+    `reporting_province` (its `unit_valid_from`)."""
     out: list[Period] = []
-    columns = _columns(conn, ("rpt_dossier_report", "fct_indicator_values"))
     for report, table in ((BIEU_06, "rpt_dossier_report"), (CHI_SO_CDS, "fct_indicator_values")):
-        evaluated = "min(evaluated_to)" if (table, "evaluated_to") in columns else "NULL::date"
         rows = _q(
             conn,
-            f"SELECT period_type, period_start, max(period_end) AS period_end, {evaluated} AS evaluated_to"
-            f" FROM marts.{table} WHERE basis = %s AND period_type = ANY(%s) GROUP BY period_type, period_start",
+            "SELECT m.period_type, m.period_start, m.period_end, coalesce(d.is_complete, false) AS is_complete"
+            " FROM (SELECT period_type, period_start, max(period_end) AS period_end"
+            f" FROM marts.{table} WHERE basis = %s AND period_type = ANY(%s) GROUP BY period_type, period_start) m"
+            " LEFT JOIN marts.dim_periods d USING (period_type, period_start)",
             (BASIS, list(PERIOD_TYPES[report])),
         )
-        out += [Period(report, r["period_type"], r["period_start"], r["period_end"], r["evaluated_to"]) for r in rows]
+        out += [Period(report, r["period_type"], r["period_start"], r["period_end"], r["is_complete"]) for r in rows]
     return sorted(out, key=lambda p: (p.period_start, p.period_end, p.report, p.period_type))
-
-
-def _columns(conn: psycopg.Connection, tables: tuple[str, ...]) -> set[tuple[str, str]]:
-    """(table, column) of the given marts tables."""
-    rows = conn.execute(
-        "SELECT table_name::text, column_name::text FROM information_schema.columns"
-        " WHERE table_schema = 'marts' AND table_name = ANY(%s)",
-        (list(tables),),
-    ).fetchall()
-    return {(t, c) for t, c in rows}
 
 
 # A unit: its identifier and the start of its validity (identifiers are reused, reform.md).

@@ -24,9 +24,6 @@ PERIOD_TYPES = {
     BIEU_06: ("report_month", "report_quarter", "report_half", "report_nine_months", "report_year"),
     CHI_SO_CDS: ("month", "quarter", "year"),
 }
-# The finest period type of each calendar: every period of that calendar ends the day before one of these
-# starts (calendar periods end on a month end; Decree 09 windows end on a 14th).
-FINEST = {BIEU_06: "report_month", CHI_SO_CDS: "month"}
 
 LOAI_KY_VI = {"THANG": "Tháng", "QUY": "Quý", "SAU_THANG": "6 tháng", "CHIN_THANG": "9 tháng", "NAM": "Năm"}
 REPORT_NAME_VI = {
@@ -41,8 +38,8 @@ class Period:
     period_type: str
     period_start: date
     period_end: date
-    # Last day the marts evaluated this period to (their `evaluated_to`): = period_end once complete.
-    evaluated_to: date | None = field(default=None, compare=False)
+    # marts.dim_periods.is_complete: every day of the period has a successful load of every source.
+    is_complete: bool = field(default=False, compare=False)
 
     @property
     def ky_bao_cao(self) -> dict:
@@ -74,33 +71,9 @@ def is_due(period: Period, today: date) -> bool:
     return today > period.period_end
 
 
-def complete_periods(
-    periods: list[Period], *, data_from: date | None = None, data_through: date | None = None
-) -> list[Period]:
-    """Periods whose every day lies inside the loaded data.
+def complete_periods(periods: list[Period]) -> list[Period]:
+    """The periods the marts say are complete (`marts.dim_periods.is_complete`, from the load audits).
 
-    The marts hold every period that contains at least one day of data. The end is covered when the
-    marts evaluated the period to its end (`evaluated_to`), or, for marts without that column, when a
-    period of the same calendar starts after it (data exists on a later day); or `data_through` says so.
-    The start is covered when it is on or after `data_from`; without it, the first day is estimated as
-    the later of the two calendars' first finest periods (a calendar month starts on the 1st, a Decree 09
-    window on the 15th, and data exists in both), which is exact when loading began on a 1st or a 15th.
-    """
-    latest: dict[str, date] = {}
-    earliest: dict[str, date] = {}
-    for p in periods:
-        if p.period_type == FINEST[p.report]:
-            latest[p.report] = max(latest.get(p.report, p.period_start), p.period_start)
-            earliest[p.report] = min(earliest.get(p.report, p.period_start), p.period_start)
-    start = data_from or (max(earliest.values()) if earliest else None)
-    out = []
-    for p in periods:
-        if p.evaluated_to is not None:
-            end_ok = p.evaluated_to >= p.period_end
-        else:
-            later = latest.get(p.report)
-            end_ok = later is not None and later > p.period_end
-        end_ok = end_ok or (data_through is not None and data_through >= p.period_end)
-        if end_ok and (start is None or p.period_start >= start):
-            out.append(p)
-    return out
+    Nothing is inferred here: a period whose first days were never loaded holds data on its other days, so only
+    the warehouse's record of which days every source loaded can tell (warehouse.md, `dim_periods`)."""
+    return [p for p in periods if p.is_complete]

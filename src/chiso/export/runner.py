@@ -615,12 +615,11 @@ def run_exports(
     run_id: str,
     policy: RetryPolicy | None = None,
     reports: tuple[str, ...] = REPORTS,
-    data_from: date | None = None,
-    data_through: date | None = None,
     sleep: Callable[[float], None] = time.sleep,
     transport: httpx.BaseTransport | None = None,
 ) -> ExportSummary:
-    """Build, store and deliver every due report once; resume what earlier runs left pending."""
+    """Build, store and deliver every due report once; resume what earlier runs left pending. Due: a period the
+    marts call complete (`dim_periods.is_complete`) that has ended (`is_due`) and is the province's own."""
     policy = policy or RetryPolicy()
     out_dir = Path(out_dir)
     summary = ExportSummary(run_id=run_id, today=today)
@@ -647,11 +646,7 @@ def run_exports(
                 except build.BuildError as e:
                     summary.errors.append(str(e))
                     since = date.max  # no reporting province: nothing is due
-                due = [
-                    p
-                    for p in complete_periods(periods, data_from=data_from, data_through=data_through)
-                    if is_due(p, today) and p.period_end >= since
-                ]
+                due = [p for p in complete_periods(periods) if is_due(p, today) and p.period_end >= since]
                 summary.due_periods = len(due)
                 _prepare_all(conn, marts, out_dir, due, run_id, summary)
             if receiver_up:
