@@ -13,10 +13,10 @@ import argparse
 import csv
 import io
 import sys
-from pathlib import Path
 
 import holidays
 
+from chiso.cli_args import Parser, output_file
 from chiso.settings import REPO_ROOT
 
 # The warehouse's years: dim_calendar spans the same range (dbt var calendar_start / calendar_end).
@@ -44,9 +44,9 @@ def render(rows: list[tuple[str, str, str]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="compare instead of writing")
-    parser.add_argument("--path", type=Path, default=SEED_PATH)
+    parser.add_argument("--path", type=output_file, default=SEED_PATH)
     args = parser.parse_args(argv)
     text = render(build_rows())
     if args.check:

@@ -7,6 +7,7 @@ import json
 import sys
 from datetime import date, timedelta
 
+from chiso import cli_args
 from chiso.settings import Settings
 
 
@@ -102,20 +103,40 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _check_up(args: argparse.Namespace) -> str | None:
+    """`up --pipeline` loads the demo window of the settings: refuse a window the pipeline would refuse."""
+    if not args.pipeline:
+        return None
+    try:
+        s = Settings()
+    except ValueError as e:
+        return f"cấu hình không hợp lệ: {e}"
+    for name, d in (("CHISO_DEMO_START", s.demo_start), ("CHISO_DEMO_END", s.demo_end)):
+        if not cli_args.CALENDAR_FIRST_DAY <= d <= cli_args.CALENDAR_LAST_DAY:
+            return f"{name} = {d:%d/%m/%Y} nằm ngoài lịch của kho dữ liệu"
+    return cli_args.window_problem(s.demo_start, s.demo_end, what="cửa sổ demo (CHISO_DEMO_START..CHISO_DEMO_END)")
+
+
+def _check_pipeline(args: argparse.Namespace) -> str | None:
+    return cli_args.window_problem(args.start, args.end, what="cửa sổ --start..--end")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="chiso", description="Kho dữ liệu chỉ số chuyển đổi số của tỉnh")
+    p = cli_args.Parser(prog="chiso", description="Kho dữ liệu chỉ số chuyển đổi số của tỉnh")
     sub = p.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start every component (build what is missing)")
     up.add_argument("--pipeline", action="store_true", help="then run the pipeline for the demo window")
     up.set_defaults(func=cmd_up)
+    cli_args.checked(up, _check_up)
     sub.add_parser("down", help="stop every process of the stack").set_defaults(func=cmd_down)
     st = sub.add_parser("status", help="health of every component; exit 0 only when all are healthy")
     st.add_argument("--json", action="store_true")
     st.set_defaults(func=cmd_status)
     pl = sub.add_parser("pipeline", help="run extract → quality → transform → export for a window via Airflow")
-    pl.add_argument("--start", type=date.fromisoformat, required=True)
-    pl.add_argument("--end", type=date.fromisoformat, required=True)
+    pl.add_argument("--start", type=cli_args.iso_date, required=True, help="first day, YYYY-MM-DD")
+    pl.add_argument("--end", type=cli_args.iso_date, required=True, help="last day, YYYY-MM-DD (today at the latest)")
     pl.set_defaults(func=cmd_pipeline)
+    cli_args.checked(pl, _check_pipeline)
     try:
         from chiso.export.cli import register
     except ImportError:

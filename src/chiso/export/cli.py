@@ -14,6 +14,7 @@ import uuid
 from datetime import date
 from pathlib import Path
 
+from chiso import cli_args
 from chiso.assets import CONN_NATIONAL, CONN_WAREHOUSE
 
 STATUS_VI = {"pending": "chờ gửi", "accepted": "đã tiếp nhận", "failed_permanent": "bị từ chối"}
@@ -138,6 +139,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if summary.ok else 1
 
 
+def _check_run(args: argparse.Namespace) -> str | None:
+    # Reports fall due by `today`: a day to come would send periods that have not ended.
+    return cli_args.not_in_future(args.today, what="--today") if args.today else None
+
+
 def register(subparsers) -> None:
     """Add `exports …` to the chiso CLI's subparsers (each leaf sets `func`)."""
     p = subparsers.add_parser("exports", help="báo cáo gửi Hệ thống báo cáo quốc gia: xem, gửi lại")
@@ -146,23 +152,24 @@ def register(subparsers) -> None:
     ls = sub.add_parser("list", help="danh sách các lần gửi")
     ls.add_argument("--status", choices=sorted(STATUS_VI))
     ls.add_argument("--report", choices=["BIEU_06_TTHC", "CHI_SO_CDS"])
-    ls.add_argument("--limit", type=int, default=200)
+    ls.add_argument("--limit", type=cli_args.positive_int, default=200)
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(func=cmd_list)
 
     sh = sub.add_parser("show", help="một lần gửi: tài liệu, số liệu thay đổi, các lần thử")
-    sh.add_argument("id", type=int)
+    sh.add_argument("id", type=cli_args.positive_int)
     sh.add_argument("--json", action="store_true")
     sh.add_argument("--document", action="store_true", help="chỉ in tài liệu JSON đã gửi")
     sh.set_defaults(func=cmd_show)
 
     rs = sub.add_parser("resend", help="gửi lại theo trạng thái (xem tài liệu: chiso exports show)")
-    rs.add_argument("id", type=int)
+    rs.add_argument("id", type=cli_args.positive_int)
     rs.add_argument("--json", action="store_true")
     rs.set_defaults(func=cmd_resend)
 
     run = sub.add_parser("run", help="xây dựng và gửi mọi báo cáo đến hạn (như DAG export_national_reports)")
-    run.add_argument("--today", type=date.fromisoformat)
-    run.add_argument("--out", type=Path)
+    run.add_argument("--today", type=cli_args.iso_date, help="ngày xét đến hạn (YYYY-MM-DD, không sau hôm nay)")
+    run.add_argument("--out", type=cli_args.output_dir, help="thư mục ghi tài liệu")
     run.add_argument("--json", action="store_true")
     run.set_defaults(func=cmd_run)
+    cli_args.checked(run, _check_run)
