@@ -16,7 +16,22 @@ def _env(name: str, default: str) -> str:
 
 
 def _port(name: str, default: int) -> int:
-    return int(_env(name, str(default)))
+    text = _env(name, str(default))
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise ValueError(f"{name} phải là số cổng 1–65535, nhận '{text}'")
+    return port
+
+
+def _date(name: str, default: str) -> date:
+    text = _env(name, default)
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{name} phải là ngày dạng YYYY-MM-DD, nhận '{text}'") from None
 
 
 def _yesterday() -> str:
@@ -38,9 +53,21 @@ class Settings:
     airflow_port: int = field(default_factory=lambda: _port("CHISO_AIRFLOW_PORT", 8080))
     superset_port: int = field(default_factory=lambda: _port("CHISO_SUPERSET_PORT", 8088))
     docs_port: int = field(default_factory=lambda: _port("CHISO_DOCS_PORT", 8089))
+    # Airflow's own listeners (log servers of workers and the triggerer, the scheduler's health check), on `host`
+    # too. By default beside the API port (8793, 8794, 8974 for 8080), so a stack on another CHISO_AIRFLOW_PORT
+    # takes other ports as well.
+    airflow_worker_log_port: int = field(
+        default_factory=lambda: _port("CHISO_AIRFLOW_WORKER_LOG_PORT", _port("CHISO_AIRFLOW_PORT", 8080) + 713)
+    )
+    airflow_trigger_log_port: int = field(
+        default_factory=lambda: _port("CHISO_AIRFLOW_TRIGGER_LOG_PORT", _port("CHISO_AIRFLOW_PORT", 8080) + 714)
+    )
+    airflow_health_port: int = field(
+        default_factory=lambda: _port("CHISO_AIRFLOW_HEALTH_PORT", _port("CHISO_AIRFLOW_PORT", 8080) + 894)
+    )
     # Demo window: both sides of the 1/7/2025 reform, up to yesterday.
-    demo_start: date = field(default_factory=lambda: date.fromisoformat(_env("CHISO_DEMO_START", "2025-01-01")))
-    demo_end: date = field(default_factory=lambda: date.fromisoformat(_env("CHISO_DEMO_END", _yesterday())))
+    demo_start: date = field(default_factory=lambda: _date("CHISO_DEMO_START", "2025-01-01"))
+    demo_end: date = field(default_factory=lambda: _date("CHISO_DEMO_END", _yesterday()))
     sim_seed: int = field(default_factory=lambda: int(_env("CHISO_SIM_SEED", "26")))
     # The simulated province: a province of 1/7/2025 (25 = Phú Thọ, with Hòa Bình 17, Phú Thọ 25 and Vĩnh Phúc 26
     # before the reform) or an old one alone (26 = Vĩnh Phúc); CHISO_PROVINCE_ERA=legacy asks for the old province

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
@@ -113,11 +114,16 @@ def airflow_env(s: Settings, creds: dict[str, str]) -> dict[str, str]:
         "AIRFLOW__API_AUTH__JWT_SECRET": creds["airflow_jwt_secret"],
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
+        # Every listener on loopback, each port a setting (operations.md): the scheduler's health check here; the
+        # log servers are chiso.stack.log_server (Airflow's own bind every interface), reached at the hostname
+        # task instances record.
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": s.host,
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(s.airflow_health_port),
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(s.logs / "airflow"),
-        # Log-serving ports follow the API port so a test stack can run beside a dev stack.
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(s.airflow_port + 713),
-        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(s.airflow_port + 714),
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(s.airflow_worker_log_port),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(s.airflow_trigger_log_port),
+        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "chiso.stack.log_server.loopback_hostname",
         "AIRFLOW__CORE__ALLOWED_DESERIALIZATION_CLASSES_REGEXP": r"(airflow|chiso)\..*",
         "GX_ANALYTICS_ENABLED": "False",
         "DO_NOT_TRACK": "1",
@@ -131,10 +137,22 @@ def airflow_env(s: Settings, creds: dict[str, str]) -> dict[str, str]:
 
 
 AIRFLOW_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+# Components whose own log server would listen on every interface: chiso.stack.log_server serves their logs.
+SERVES_LOGS = ("scheduler", "triggerer")
+LOG_SERVER = "airflow-log-server"
 
 
 def airflow_argv(s: Settings, component: str) -> list[str]:
-    return [str(s.venv_bin("airflow") / "airflow"), component]
+    argv = [str(s.venv_bin("airflow") / "airflow"), component]
+    return [*argv, "--skip-serve-logs"] if component in SERVES_LOGS else argv
+
+
+def log_server_argv(s: Settings) -> list[str]:
+    """Airflow's log-serving app on loopback, on the worker and triggerer log ports (one process)."""
+    return [
+        str(s.venv_bin("airflow") / "python"), "-m", "chiso.stack.log_server", "--host", s.host,
+        "--port", str(s.airflow_worker_log_port), "--port", str(s.airflow_trigger_log_port),
+    ]
 
 
 def superset_home(s: Settings) -> Path:
@@ -166,12 +184,17 @@ def superset_argv(s: Settings) -> list[str]:
     ]
 
 
+def docs_argv(s: Settings, root: Path) -> list[str]:
+    """The Data Docs folder served read-only over HTTP."""
+    return [sys.executable, "-m", "http.server", str(s.docs_port), "--bind", s.host, "--directory", str(root)]
+
+
 def simulator_argv(s: Settings, creds: dict[str, str]) -> list[str]:
     return [
         str(s.venv_bin("airflow") / "python"), "-m", "chiso_simulator", "serve",
         "--oss-port", str(s.oss_port), "--edoc-port", str(s.edoc_port), "--national-port", str(s.national_port),
         "--portal-port", str(s.portal_port),
-        "--drop-dir", str(s.esign_drop), "--seed", str(s.sim_seed), "--province", s.province,
+        "--host", s.host, "--drop-dir", str(s.esign_drop), "--seed", str(s.sim_seed), "--province", s.province,
         "--drop-start", s.demo_start.isoformat(),
     ]
 

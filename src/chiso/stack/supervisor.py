@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -146,6 +145,9 @@ class Stack:
             if process.read_pid(s.run_dir, name):
                 continue
             process.spawn(name, comp.airflow_argv(s, c), run_dir=s.run_dir, log_dir=s.logs, env=env, cwd=s.repo)
+        if not process.read_pid(s.run_dir, comp.LOG_SERVER):
+            process.spawn(comp.LOG_SERVER, comp.log_server_argv(s), run_dir=s.run_dir, log_dir=s.logs, env=env,
+                          cwd=s.repo)
         process.wait_until(self._airflow_healthy, timeout=300, what="Airflow")
 
     def _airflow_healthy(self) -> bool:
@@ -188,14 +190,14 @@ class Stack:
         if process.read_pid(s.run_dir, DOCS) and _http_ok(url):
             return
         process.stop(s.run_dir, DOCS)
-        argv = [sys.executable, "-m", "http.server", str(s.docs_port), "--bind", s.host, "--directory", str(root)]
-        process.spawn(DOCS, argv, run_dir=s.run_dir, log_dir=s.logs, env={"PATH": "/usr/bin:/bin"})
+        process.spawn(DOCS, comp.docs_argv(s, root), run_dir=s.run_dir, log_dir=s.logs, env={"PATH": "/usr/bin:/bin"})
         process.wait_until(lambda: _http_ok(url), timeout=30, what="Data Docs server")
 
     # ---------- stop ----------
     def down(self) -> None:
         s = self.s
-        for name in (DOCS, SUPERSET, *(AIRFLOW_PREFIX + c for c in reversed(comp.AIRFLOW_COMPONENTS)), SIMULATOR):
+        airflow = (comp.LOG_SERVER, *(AIRFLOW_PREFIX + c for c in reversed(comp.AIRFLOW_COMPONENTS)))
+        for name in (DOCS, SUPERSET, *airflow, SIMULATOR):
             process.stop(s.run_dir, name)
         postgres.stop(s)
         pid = postgres.postmaster_pid(s)
@@ -220,8 +222,11 @@ class Stack:
                 },
             },
             "airflow": {
-                "healthy": self._airflow_healthy(),
-                "pids": {c: process.read_pid(s.run_dir, AIRFLOW_PREFIX + c) for c in comp.AIRFLOW_COMPONENTS},
+                "healthy": self._airflow_healthy() and process.read_pid(s.run_dir, comp.LOG_SERVER) is not None,
+                "pids": {
+                    **{c: process.read_pid(s.run_dir, AIRFLOW_PREFIX + c) for c in comp.AIRFLOW_COMPONENTS},
+                    "log-server": process.read_pid(s.run_dir, comp.LOG_SERVER),
+                },
             },
             "superset": {
                 "healthy": _http_ok(f"http://{s.host}:{s.superset_port}/health"),
