@@ -143,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         register(sub)
+    from chiso.improvement.cli import register as register_phieu
+
+    register_phieu(sub)
     return p
 
 

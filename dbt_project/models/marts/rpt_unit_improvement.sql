@@ -40,6 +40,27 @@ affected as (
     ], lookups) }}
 ),
 
+-- what one item is, where the catalogue's numerator is a formula (one item more = one bad case fewer)
+item_texts as (
+    select
+        v.indicator_code,
+        v.item_vi
+    from (
+        values
+        ('{{ composite }}', 'Hồ sơ trễ hạn, quá hạn hoặc bị đánh giá không hài lòng'),
+        (
+            'QD766.TDGQ.ON_TIME',
+            'Hồ sơ giải quyết trước hạn, đúng hạn hoặc đang trong hạn (thay cho hồ sơ trễ hạn, quá hạn)'
+        ),
+        ('QD766.MDHL.PETITION_ON_TIME', 'PAKN xử lý đúng hạn hoặc đang trong hạn (thay cho PAKN quá hạn)'),
+        ('QD766.MDHL.PETITION_SATISFACTION', 'PAKN đã xử lý được hài lòng (thay cho PAKN không hài lòng)'),
+        (
+            'EDOC.ELECTRONIC_EXCHANGE',
+            'Văn bản đến, văn bản đi trao đổi dưới dạng điện tử (thay cho văn bản giấy)'
+        )
+    ) as v (indicator_code, item_vi)
+),
+
 -- handled dossiers (resolved in the period + in progress at its end): the composite's base
 dossier_base as (
     select
@@ -80,10 +101,7 @@ indicators as (
         f.indicator_code = '{{ composite }}' as is_composite,
         b.dossiers_handled,
         coalesce(cat.procedure_scope = 'province', false) as is_province_duty,
-        case
-            when f.indicator_code = '{{ composite }}' then 'Hồ sơ trễ hạn, quá hạn hoặc bị đánh giá không hài lòng'
-            else cat.numerator_vi
-        end as item_vi,
+        coalesce(t.item_vi, cat.numerator_vi) as item_vi,
         cat.denominator_vi,
         coalesce(w.multiplier, 0) as cds_multiplier
     from {{ ref('fct_indicator_values') }} as f
@@ -93,6 +111,7 @@ indicators as (
             f.indicator_code = cat.indicator_code
             and f.period_end >= cat.valid_from
             and (cat.valid_to is null or f.period_end <= cat.valid_to)
+    left join item_texts as t on f.indicator_code = t.indicator_code
     left join {{ ref('ranking_weights') }} as w
         on w.ranking_code = 'CDS' and w.component_kind = 'framework_total' and f.framework = w.component_code
     left join dossier_base as b
@@ -136,7 +155,7 @@ gaps as (
             when not i.is_applicable
                 then
                     'Không phát sinh (mẫu số bằng 0): tính 0 điểm theo quy tắc của chỉ số; thêm tử số không đủ, cần phát sinh: '
-                    || lower(i.denominator_vi)
+                    || i.denominator_vi
             when i.is_composite and not coalesce(i.dossiers_handled > 0, false)
                 then 'Không có số hồ sơ đã và đang giải quyết để tính số lượng cần giảm'
             when i.is_composite and i.points < i.max_points and i.value = 0
