@@ -121,7 +121,7 @@ def test_viewer_reads_only_vietnamese(live_stack, superset_admin, artifacts_dir)
             check("dashboard-list")
 
             for slug, (title, n_charts) in DASHBOARDS.items():
-                _open_dashboard(page, target, f"/superset/dashboard/{slug}/", title, shots / f"{slug}-failed")
+                _open_dashboard(page, target, f"/superset/dashboard/{slug}/", title, shots / slug)
                 page.wait_for_function(CHARTS_RENDERED_JS, arg=n_charts, timeout=120_000)
                 check(slug)
                 # a chart's menu: force refresh with "Fetched … ago", fullscreen, share, download
@@ -152,11 +152,11 @@ def test_viewer_reads_only_vietnamese(live_stack, superset_admin, artifacts_dir)
                 .getAttribute('data-bootstrap')).common.menu_data.navbar_right.languages)""")
             slug, (title, _n) = next(iter(DASHBOARDS.items()))
             page.goto(f"{target.url}/lang/en")
-            _open_dashboard(page, target, f"/superset/dashboard/{slug}/", title, shots / "english-failed")
+            _open_dashboard(page, target, f"/superset/dashboard/{slug}/", title, shots / "english")
             page.get_by_text("Filters and controls").first.wait_for(timeout=60_000)
             page.screenshot(path=str(shots / "english.png"), full_page=True)
             page.goto(f"{target.url}/lang/vi")
-            _open_dashboard(page, target, f"/superset/dashboard/{slug}/", title, shots / "back-to-vi-failed")
+            _open_dashboard(page, target, f"/superset/dashboard/{slug}/", title, shots / "back-to-vi")
             page.get_by_text("Bộ lọc và điều khiển").first.wait_for(timeout=60_000)
         finally:
             browser.close()
