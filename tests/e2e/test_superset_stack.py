@@ -129,8 +129,8 @@ def test_viewer_reads_only_vietnamese(live_stack, superset_admin, artifacts_dir)
                 trigger = page.locator('[id^="slice_"][id$="-controls"]').first
                 trigger.click()
                 page.locator('[data-test^="slice_"][data-test$="-menu"]').first.wait_for(timeout=30_000)
-                page.locator('[data-test="refresh-chart-menu-item"]').first.hover()
                 with contextlib.suppress(PlaywrightTimeout):  # "Last queried at: <date>", when Superset has it
+                    page.locator('[data-test="refresh-chart-menu-item"]').first.hover(timeout=5_000)
                     page.locator(".ant-tooltip:not(.ant-tooltip-hidden)").first.wait_for(timeout=5_000)
                 check(f"{slug}-chart-menu")
                 page.keyboard.press("Escape")
@@ -141,11 +141,12 @@ def test_viewer_reads_only_vietnamese(live_stack, superset_admin, artifacts_dir)
                 # a native filter's dropdown (the select's own texts: search, empty state, select all)
                 select = page.locator('[data-test="form-item-value"] .ant-select-selector')
                 if select.count():
-                    select.first.click()
-                    page.locator(".ant-select-dropdown:not(.ant-select-dropdown-hidden)").first.wait_for(
-                        timeout=30_000)
-                    check(f"{slug}-filter-open")
-                    page.keyboard.press("Escape")
+                    with contextlib.suppress(PlaywrightTimeout):  # a filter still loading opens on a later page
+                        select.first.click(timeout=10_000)
+                        page.locator(".ant-select-dropdown:not(.ant-select-dropdown-hidden)").first.wait_for(
+                            timeout=10_000)
+                        check(f"{slug}-filter-open")
+                        page.keyboard.press("Escape")
 
             # English stays available: offered by the language menu, and /lang/en turns the chrome English
             languages = page.evaluate("""() => Object.keys(JSON.parse(document.getElementById('app')
@@ -162,5 +163,6 @@ def test_viewer_reads_only_vietnamese(live_stack, superset_admin, artifacts_dir)
             browser.close()
 
     assert sorted(languages) == ["en", "vi"], languages
-    assert all(n > 10 for n in seen.values()), seen  # the pages had text to read
+    assert all(n >= 4 for n in seen.values()), seen  # the pages had text to read (the login form has 4-5)
+    assert any(name.endswith("-filter-open") for name in seen), seen  # a filter's dropdown was read at least once
     assert {name: found for name, found in english.items() if found} == {}
