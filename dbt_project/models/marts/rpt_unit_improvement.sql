@@ -24,8 +24,13 @@
             {'columns': ['unit_code']},
             {'columns': ['_refreshed_at']},
         ],
+        pre_hook="set local enable_mergejoin = off",
     )
 }}
+
+{#- enable_mergejoin off: the indicator rows are estimated at a tenth of their number (the affected-period join),
+    so the unit-grain joins (scores, names, ranks) sorted every indicator row for merge joins: twice the time of
+    hashing the few unit rows (4.4 s vs 2.3 s on two months of the demo province). -#}
 
 {%- set composite = 'QD766.MDHL.DOSSIER_SATISFACTION' %}
 {%- set lookups = [

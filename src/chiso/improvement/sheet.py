@@ -407,6 +407,7 @@ def _table(ws, top: int, title: str, columns: list[tuple[str, str]], rows: list[
     ws.cell(row=codes, column=1, value=CODE_ROW_LABEL).font = Font(italic=True, size=8, color="808080")
     for j, (_, key) in enumerate(columns[1:], start=2):
         ws.cell(row=codes, column=j, value=key).font = Font(italic=True, size=8, color="808080")
+    ws.row_dimensions[codes].hidden = True  # for read_back, not for people
     r = codes + 1
     group = None
     for n, item in enumerate(rows, start=1):
@@ -456,8 +457,9 @@ def write(sheet: Sheet, path: Path) -> Path:
     if not sheet.plan and s["next_band"] is not None:
         notes.insert(0, "Không có chỉ số nào còn tăng được điểm bằng cách thêm hoặc bớt hồ sơ, văn bản.")
     elif sheet.plan and not sheet.plan[-1]["reaches_band"]:
-        notes.insert(0, "Làm đủ mọi bước vẫn chưa đạt mức xếp loại tiếp theo: phần còn thiếu nằm ở chỉ số không"
-                        " áp dụng (mẫu số bằng 0) bị tính 0 điểm.")
+        notes.insert(0, "Làm đủ mọi bước vẫn chưa đạt mức xếp loại tiếp theo: phần điểm còn thiếu nằm ở các chỉ số"
+                        " không tăng được bằng số lượng của đơn vị (không phát sinh, mẫu số bằng 0, hoặc do tỉnh"
+                        " thực hiện): xem cột Ghi chú.")
     for text in notes:
         ws.cell(row=row, column=1, value=text).alignment = _WRAP
         ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=width)
