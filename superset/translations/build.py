@@ -14,6 +14,8 @@ English. From it this script builds, per language:
 `install` writes the three files there; a file whose bytes would not change is left alone, so it is idempotent
 and cheap (`make` runs it after syncing the Superset venv). Nothing is written when a check fails: a
 translation whose placeholders (%s, %(name)s, {name}) differ from its msgid would break the string at runtime.
+A msgid the target Superset does not ask for (neither in its messages.pot nor a t()/tn() key of its built
+frontend, which calls some strings the 6.1 catalogue lacks) fails `check` and is only reported by `install`.
 
 Run it with the Superset venv's Python (babel is a Superset dependency; the default target is found there):
 
