@@ -32,6 +32,7 @@ DASHBOARDS = {  # slug -> (title, charts on it)
     "lich-su-don-vi": ("Lịch sử đơn vị qua sắp xếp", 4),
     "sap-xep-don-vi-hanh-chinh": ("Sắp xếp đơn vị hành chính", 3),
     "chat-luong-du-lieu": ("Chất lượng dữ liệu", 5),
+    "doi-chieu-cong-dvc-quoc-gia": ("Đối chiếu với Cổng DVC quốc gia", 4),
 }
 CURRENT, HISTORICAL = "Theo đơn vị hiện nay", "Theo đơn vị tại thời điểm"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

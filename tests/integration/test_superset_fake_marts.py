@@ -30,6 +30,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import psycopg
 from marts_contract import MARTS_DDL, periods
+from portal_fake_marts import PORTAL_DDL, PORTAL_DERIVED
 
 from chiso.settings import REPO_ROOT, Settings
 from chiso.stack import credentials, postgres
@@ -303,6 +304,7 @@ def load(conn: psycopg.Connection, seed: int = 26) -> None:
 
     conn.execute(EXTRA_DDL)
     conn.execute(MARTS_DDL)
+    conn.execute(PORTAL_DDL)
     with conn.cursor() as cur:
         cur.executemany(
             "INSERT INTO marts.dim_units VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
@@ -421,6 +423,7 @@ def load(conn: psycopg.Connection, seed: int = 26) -> None:
         cur.executemany("INSERT INTO groups VALUES (%s, %s, %s)",
                         [(r["unit_group"], r["unit_type"], r["scope"]) for r in _seed("ranking_groups.csv")])
         cur.execute(DERIVED)
+        cur.execute(PORTAL_DERIVED)
 
 
 def load_into(s: Settings, creds: dict[str, str]) -> None:
