@@ -284,19 +284,18 @@ def test_sheet_holds_the_marts_figures(world, warehouse, tmp_path, monkeypatch, 
     assert X2 in listed and "UBND xã Lũng Hòa" in listed
 
 
-def test_cli_refuses_bad_arguments_in_vietnamese(world, warehouse, tmp_path, monkeypatch, capsys):
+def test_cli_says_what_the_marts_lack(world, warehouse, tmp_path, monkeypatch, capsys):
+    """Arguments that parse but name nothing in the marts (malformed ones: tests/unit/test_improvement_cli.py)."""
     monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE_DB", warehouse.uri("chiso_reader"))
     monkeypatch.setenv("CHISO_PHIEU_DIR", str(tmp_path))
     cases = [
-        (["--unit", X2, "--month", "2024-13"], 2, "Tháng không hợp lệ: '2024-13'"),
-        (["--unit", X2, "--month", "02/2024"], 2, "Nhập theo dạng NNNN-TT"),
-        (["--unit", X2], 2, "thiếu tháng"),
-        (["--month", "2024-02"], 2, "chọn một đơn vị"),
-        (["--unit", "000.99.99.H26", "--month", "2024-02"], 1, "Không có đơn vị mã định danh '000.99.99.H26'"),
-        (["--unit", X2, "--month", "2024-07"], 1, "Kho chưa có số liệu tháng 07/2024"),
+        (["--unit", "000.99.99.H26", "--month", "2024-02"], "Không có đơn vị mã định danh '000.99.99.H26'"),
+        (["--unit", X2, "--month", "2024-07"], "Kho chưa có số liệu tháng 07/2024"),
+        (["--all", "--month", "2023-12"], "Kho chưa có số liệu tháng 12/2023"),
+        (["--unit", X2, "--month", "2024-02", "--scope", "area"], f"Đơn vị '{X2}' không có số liệu tháng 02/2024"),
     ]
-    for args, code, message in cases:
-        assert cli.main(["phieu", "write", *args]) == code, args
+    for args, message in cases:
+        assert cli.main(["phieu", "write", *args]) == 1, args
         assert message in capsys.readouterr().err, args
     assert not list(tmp_path.rglob("*.xlsx"))
 
@@ -308,6 +307,20 @@ def test_scheduled_run_writes_every_unit_once(world, warehouse, tmp_path):
     again = runner.write_months(uri, tmp_path)
     assert again.written == [] and again.unchanged == 12
     assert {r["unit_code"] for r in runner.list_sheets(tmp_path, month=FEB)} == {u[0] for u in ds.UNITS}
+
+
+def test_rerun_without_change_leaves_both_marts_untouched(world, warehouse):
+    _, _, dbt, _ = world
+
+    def snapshot():
+        return {
+            t: fetch(warehouse, f"SELECT * FROM marts.{t} ORDER BY 1, 2, 3, 4, 5, 6, 7")
+            for t in ("rpt_unit_improvement", "rpt_unit_improvement_plan")
+        }
+
+    before = snapshot()
+    dbt("run", "--select", "rpt_unit_improvement", "rpt_unit_improvement_plan")
+    assert snapshot() == before  # _refreshed_at included: no period was rewritten
 
 
 def test_count_needed_for_full_is_exactly_enough(world, warehouse):
