@@ -1,6 +1,8 @@
 """Raw → staging → marts with dbt (via Cosmos, dbt in its own venv), guarded by GX before and after.
 
-Runs once all raw tables have received new data (after the daily extracts). A critical data-quality
+Runs once all raw tables of the daily sources have received new data (after the daily extracts), and when the
+national portal's published index changed on its own (extract_national_portal starts it then: scheduling on that
+asset too would let a portal-only run consume the daily sources' queued events). A critical data-quality
 failure on raw stops the build, so marts are never rebuilt from bad data, and fails the run (`fail_run`); the
 next clean load recovers without manual steps. When raw received loads while the run was building, marts that
 then disagree with raw are not published (check_marts is skipped, not failed): those loads have queued the next
