@@ -157,6 +157,10 @@ class FakePortal:
             return httpx.Response(201, json=self.last)
         if fault == "not_ok":
             return httpx.Response(201, json={"code": "ERROR", "message": "Lỗi hệ thống", "data": None})
+        if fault == "negative":  # a count gone wrong in this answer only
+            doc = json.loads(json.dumps(fixture(group)))
+            doc["data"]["evaluation"][0]["metrics"][0]["numerator"] = -1
+            return httpx.Response(201, json=doc)
         if group in self.drop:
             return httpx.Response(404, json={"message": "not found"})
         doc = fixture(group)
@@ -234,6 +238,22 @@ def test_transient_faults_are_retried_and_a_repeated_page_read_again():
     with client(fake) as c:
         rows = all_rows(c)
     assert len(rows) == sum(len(parsed(g)) for g in portal.GROUPS)
+
+
+def test_a_page_with_bad_rows_is_read_again_and_the_best_copy_kept():
+    fake = FakePortal(faults={1: "negative", 2: "negative"})
+    with client(fake) as c:
+        rows = all_rows(c)
+    assert len(fake.requests) == len(portal.GROUPS) + 2  # transparency read three times
+    assert all(parse_record(PORTAL_INDICATOR_SCORES, r.record).ok for r in rows)
+    fake = FakePortal(faults=dict.fromkeys(range(1, 5), "negative"))
+    with client(fake) as c:
+        rows = all_rows(c)
+    assert len(fake.requests) == len(portal.GROUPS) + 3  # after three re-reads the page goes on to the loader
+    bad = [r for r in rows if not parse_record(PORTAL_INDICATOR_SCORES, r.record).ok]
+    assert [r.ref for r in bad] == [
+        "POST /api/v1/reporting/evaluation/transparency month 2026-08-01 trang 1 evaluation[0] chỉ tiêu PUBLISH_ON_TIME"
+    ]
 
 
 def test_a_page_repeating_for_good_fails_naming_the_request():

@@ -34,7 +34,7 @@ import httpx
 
 from chiso.extract.common import ExtractSummary, SourceConn, as_date
 from chiso.extract.http import JsonFetcher, RetryPolicy, SourceError, page_fingerprint
-from chiso.raw.entities import PORTAL_INDICATOR_SCORES
+from chiso.raw.entities import PORTAL_INDICATOR_SCORES, parse_record
 from chiso.raw.loader import SourceRow, load_batch
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,8 @@ SOURCE = "national_portal"
 PATH = "/api/v1/reporting/evaluation/{group}"
 PAGE_SIZE = 200  # what the portal's own pages ask for
 MAX_PAGES = 1000  # a server that keeps announcing more pages is broken, not big
-MAX_REPEAT_REFETCH = 2
+MAX_REPEAT_REFETCH = 2  # a page equal to the previous one: read again this many times, then fail
+MAX_QUALITY_REFETCH = 3  # a page with doubtful rows: read again this many times, then keep the best copy
 
 EVALUATION_GROUPS = ("transparency", "dossier-digitized", "handling-satisfaction")
 # Tree groups: the unit fields read as (numerator, denominator) pairs, in the portal's names.
@@ -304,8 +305,31 @@ class PortalClient:
         except SourceError as e:  # name the request body, which says which period and page failed
             raise SourceError(SOURCE, "POST", e.url, body, e.detail) from e
 
+    def _read(self, group: str, body: dict, previous: str | None, page: int, period: Period) -> tuple[dict, str | None]:
+        """One page, read again while it repeats the previous page (a paging fault), failing after a few re-reads."""
+        repeats = 0
+        while True:
+            data = self._post(group, body)["data"]
+            units = root_and_units(group, data)[1]
+            fp = page_fingerprint(units) if units else None
+            if fp is None or fp != previous:
+                return data, fp
+            repeats += 1
+            if repeats > MAX_REPEAT_REFETCH:
+                raise SourceError(
+                    SOURCE,
+                    "POST",
+                    self.http.url(PATH.format(group=group)),
+                    body,
+                    f"trang {page} trùng nội dung với trang trước sau {MAX_REPEAT_REFETCH} lần đọc lại",
+                )
+            log.warning("%s %s %s page %d repeats the previous page; reading it again", SOURCE, group, period, page)
+            self.http.policy.sleep(self.http.policy.backoff(repeats))
+
     def pages(self, group: str, period: Period) -> Iterator[tuple[int, Any, list]]:
-        """Yield (page, province row or None after the first page, unit rows) until the last page."""
+        """Yield (page, province row or None after the first page, unit rows) until the last page. A page with rows
+        that would be quarantined is read again a few times (such faults are often transient) and the copy with the
+        fewest is kept; the loader quarantines what is left."""
         previous: str | None = None
         page = seen = 0
         while True:
@@ -316,25 +340,21 @@ class PortalClient:
                 "currentPage": page,
                 "pageSize": self.page_size,
             }
-            repeats = 0
-            while True:
-                data = self._post(group, body)["data"]
-                root, units = root_and_units(group, data)
-                fp = page_fingerprint(units) if units else None
-                if fp is None or fp != previous:
+            best: tuple[int, dict, str | None] | None = None
+            for attempt in range(MAX_QUALITY_REFETCH + 1):
+                data, fp = self._read(group, body, previous, page, period)
+                bad = page_problems(group, period, data)
+                if best is None or bad < best[0]:
+                    best = (bad, data, fp)
+                if bad == 0:
                     break
-                repeats += 1
-                if repeats > MAX_REPEAT_REFETCH:
-                    raise SourceError(
-                        SOURCE,
-                        "POST",
-                        self.http.url(PATH.format(group=group)),
-                        body,
-                        f"trang {page} trùng nội dung với trang trước sau {MAX_REPEAT_REFETCH} lần đọc lại",
+                if attempt < MAX_QUALITY_REFETCH:
+                    log.warning(
+                        "%s %s %s page %d: %d doubtful rows; reading it again", SOURCE, group, period, page, bad
                     )
-                log.warning("%s %s %s page %d repeats the previous page; reading it again", SOURCE, group, period, page)
-                self.http.policy.sleep(self.http.policy.backoff(repeats))
-            previous = fp
+                    self.http.policy.sleep(self.http.policy.backoff(attempt + 1))
+            _, data, previous = best
+            root, units = root_and_units(group, data)
             seen += len(units)
             yield page, root if page == 1 else None, units
             pagination = data.get("pagination") or {}
@@ -368,6 +388,21 @@ class PortalClient:
                     for rec in flatten_unit(group, period, unit, is_root=is_root):
                         out.append(SourceRow(f"{prefix} {where} chỉ tiêu {rec.get('metricCode', '?')}", rec))
                 yield out
+
+
+def page_problems(group: str, period: Period, data: dict) -> int:
+    """Records of a page that would be quarantined: a value that does not parse, a key twice."""
+    root, units = root_and_units(group, data)
+    bad = 0
+    keys: set[tuple] = set()
+    for unit, is_root in [(root, True)] * bool(root) + [(u, False) for u in units]:
+        for rec in flatten_unit(group, period, unit, is_root=is_root):
+            p = parse_record(PORTAL_INDICATOR_SCORES, rec)
+            key = p.key(PORTAL_INDICATOR_SCORES)
+            if not p.ok or key in keys:
+                bad += 1
+            keys.add(key)
+    return bad
 
 
 def extract(
