@@ -201,8 +201,8 @@ scores as (
     ) as nb on true
 ),
 
--- the unit's name and type: its version valid at the period's (evaluated) end, else its first one (current basis:
--- a unit in a period before it existed)
+-- the unit's name and type: its version valid at the period's (evaluated) end, else its latest one (current basis:
+-- today's unit in a period before it existed)
 unit_names as (
     select distinct on (s.basis, s.unit_code, s.unit_valid_from, s.scope, s.period_type, s.period_start)
         s.basis,
