@@ -95,7 +95,11 @@ CONN = SourceConn("http://oss.test", "cid", "secret")
 
 def read_all(server: FakeOSS, sleeps: list[float], page_size: int = 4, attempts: int = 5) -> list[dict]:
     client = OneStopShopClient(
-        CONN, policy=policy(sleeps, attempts), transport=httpx.MockTransport(server), pages_in_flight=1, page_size=page_size
+        CONN,
+        policy=policy(sleeps, attempts),
+        transport=httpx.MockTransport(server),
+        pages_in_flight=1,
+        page_size=page_size,
     )
     with client:
         return [rec for page in client.rows("/api/v1/thong-ke/ho-so", {"tuNgay": "x"}) for rec in page]
@@ -105,7 +109,9 @@ def test_pages_are_read_in_order_with_refs():
     rows = dossier_rows(10)
     server = FakeOSS(rows)
     sleeps: list[float] = []
-    client = OneStopShopClient(CONN, policy=policy(sleeps), transport=httpx.MockTransport(server), pages_in_flight=1, page_size=4)
+    client = OneStopShopClient(
+        CONN, policy=policy(sleeps), transport=httpx.MockTransport(server), pages_in_flight=1, page_size=4
+    )
     pages = list(client.rows("/api/v1/thong-ke/ho-so", {"tuNgay": "2024-05-01", "denNgay": "2024-05-03"}))
     assert [len(p) for p in pages] == [4, 4, 2]
     assert [r.record for p in pages for r in p] == rows
@@ -146,12 +152,16 @@ def test_page_with_bad_rows_is_read_again_and_best_copy_kept():
         return sum(1 for r in items if r.get("bad"))
 
     server = FakeOSS(rows, faults={2: "bad", 3: "bad"})
-    with OneStopShopClient(CONN, policy=policy([]), transport=httpx.MockTransport(server), pages_in_flight=1, page_size=4) as c:
+    with OneStopShopClient(
+        CONN, policy=policy([]), transport=httpx.MockTransport(server), pages_in_flight=1, page_size=4
+    ) as c:
         got = [r.record for p in c.rows("/api/v1/thong-ke/ho-so", None, bad_rows) for r in p]
     assert got == rows and server.list_requests == 5
     # Persistent bad rows: after the bounded re-reads the page is handed on (the loader quarantines).
     server = FakeOSS(rows, faults=dict.fromkeys(range(2, 6), "bad"))
-    with OneStopShopClient(CONN, policy=policy([]), transport=httpx.MockTransport(server), pages_in_flight=1, page_size=4) as c:
+    with OneStopShopClient(
+        CONN, policy=policy([]), transport=httpx.MockTransport(server), pages_in_flight=1, page_size=4
+    ) as c:
         got = [r.record for p in c.rows("/api/v1/thong-ke/ho-so", None, bad_rows) for r in p]
     assert sum(1 for r in got if r.get("bad")) == 1 and server.list_requests == 1 + 4 + 1
 
@@ -311,7 +321,12 @@ def test_prefetching_client_yields_pages_in_order_and_stops_cleanly_on_a_fault()
     rows = dossier_rows(10)
     server = FakeOSS(rows, faults=dict.fromkeys(range(3, 20), "503"))  # pages 1-2 fine, then 503 for good
     client = OneStopShopClient(
-        CONN, policy=policy([], attempts=3), transport=httpx.MockTransport(server), pages_in_flight=1, page_size=4, prefetch=2
+        CONN,
+        policy=policy([], attempts=3),
+        transport=httpx.MockTransport(server),
+        pages_in_flight=1,
+        page_size=4,
+        prefetch=2,
     )
     got = []
     with client, pytest.raises(SourceError, match=r"HTTP 503") as ei:
@@ -323,7 +338,9 @@ def test_prefetching_client_yields_pages_in_order_and_stops_cleanly_on_a_fault()
 
     # the loader fails on the first page: the reading thread stops, no page is read beyond its look-ahead
     server = FakeOSS(dossier_rows(40))
-    client = OneStopShopClient(CONN, policy=policy([]), transport=httpx.MockTransport(server), pages_in_flight=1, page_size=4)
+    client = OneStopShopClient(
+        CONN, policy=policy([]), transport=httpx.MockTransport(server), pages_in_flight=1, page_size=4
+    )
     with client:
         pages = client.rows("/api/v1/thong-ke/ho-so", {"tuNgay": "x"})
         next(iter(pages))
@@ -337,7 +354,9 @@ def test_prefetching_client_yields_pages_in_order_and_stops_cleanly_on_a_fault()
 def test_prefetch_off_reads_page_by_page():
     rows = dossier_rows(10)
     server = FakeOSS(rows)
-    client = OneStopShopClient(CONN, policy=policy([]), transport=httpx.MockTransport(server), pages_in_flight=1, page_size=4, prefetch=0)
+    client = OneStopShopClient(
+        CONN, policy=policy([]), transport=httpx.MockTransport(server), pages_in_flight=1, page_size=4, prefetch=0
+    )
     with client:
         pages = client.rows("/api/v1/thong-ke/ho-so", {"tuNgay": "x"})
         assert [r.record for r in next(iter(pages))] == rows[:4]
