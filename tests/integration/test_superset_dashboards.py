@@ -33,6 +33,7 @@ DASHBOARDS = {  # slug -> (title, charts on it)
     "sap-xep-don-vi-hanh-chinh": ("Sắp xếp đơn vị hành chính", 3),
     "chat-luong-du-lieu": ("Chất lượng dữ liệu", 5),
     "doi-chieu-cong-dvc-quoc-gia": ("Đối chiếu với Cổng DVC quốc gia", 4),
+    "can-lam-gi-de-tang-diem": ("Cần làm gì để tăng điểm", 5),
 }
 CURRENT, HISTORICAL = "Theo đơn vị hiện nay", "Theo đơn vị tại thời điểm"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -132,8 +133,10 @@ def filter_options(client: SupersetApi, f: dict, parent_filters: list[dict]) -> 
         d["id"] for d in client.list_all("dataset", ("id", "uuid")) if str(d["uuid"]) == target["datasetUuid"])
     cv = f["controlValues"]
     sort = cv.get("sortMetric")
+    # the filter's own "pre-filter available values" (SQL), as Superset adds them to its options query
+    pre = " AND ".join(f"({a['sqlExpression']})" for a in f.get("adhoc_filters") or [] if a["expressionType"] == "SQL")
     q = {"columns": [col], "metrics": [sort] if sort else [], "orderby": [[sort or col, cv.get("sortAscending", True)]],
-         "filters": parent_filters, "extras": {"where": "", "having": ""}, "row_limit": 10000}
+         "filters": parent_filters, "extras": {"where": pre, "having": ""}, "row_limit": 10000}
     ctx = {"datasource": {"id": dataset_id, "type": "table"}, "queries": [q], "result_format": "json",
            "result_type": "full", "form_data": {}}
     return [row[col] for row in _post_data(client, ctx, f"options of {f['name']}")]

@@ -29,6 +29,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import psycopg
+from improvement_fake_marts import IMPROVEMENT_DDL, load_improvement
 from marts_contract import MARTS_DDL, periods
 from portal_fake_marts import PORTAL_DDL, PORTAL_DERIVED
 
@@ -305,6 +306,7 @@ def load(conn: psycopg.Connection, seed: int = 26) -> None:
     conn.execute(EXTRA_DDL)
     conn.execute(MARTS_DDL)
     conn.execute(PORTAL_DDL)
+    conn.execute(IMPROVEMENT_DDL)
     with conn.cursor() as cur:
         cur.executemany(
             "INSERT INTO marts.dim_units VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
@@ -424,6 +426,7 @@ def load(conn: psycopg.Connection, seed: int = 26) -> None:
                         [(r["unit_group"], r["unit_type"], r["scope"]) for r in _seed("ranking_groups.csv")])
         cur.execute(DERIVED)
         cur.execute(PORTAL_DERIVED)
+        load_improvement(cur, catalogue, _seed("score_bands.csv"))
 
 
 def load_into(s: Settings, creds: dict[str, str]) -> None:
