@@ -1,4 +1,5 @@
--- QD766 points per group and total per (basis, unit, scope, period), with the band (inclusive lower bounds).
+-- QD766 points per group and total per (basis, unit, scope, period), with the band (inclusive lower bounds). Group
+-- totals and the total are exact sums of the indicators' points as published (each rounded to 2 decimals).
 {{
     config(
         materialized='incremental',

@@ -1,9 +1,11 @@
 -- QD766 and CDS rankings per basis, period and unit group: standard competition ranking (1, 2, 2, 4) on score
--- descending; previous_rank / rank_change against the preceding period of the same type in the same basis. A
--- ranking ranks the units of its group valid on the period's last day (evaluated to date: the last loaded day):
--- historical = the units as they were (so HUYEN exists only for periods ending before 1/7/2025 and a new commune
--- has no rank before it existed); current = today's units, each with its predecessors' figures, so rank changes
--- across the reform are real. A changed period also rewrites the following one, whose rank_change depends on it.
+-- descending. The score is the exact sum of the indicators' published points (each rounded to 2 decimals in
+-- fct_indicator_values), so two units tie only when their published scores are equal. previous_rank /
+-- rank_change against the preceding period of the same type in the same basis. A ranking ranks the units of its
+-- group valid on the period's last day (evaluated to date: the last loaded day): historical = the units as they
+-- were (so HUYEN exists only for periods ending before 1/7/2025 and a new commune has no rank before it existed);
+-- current = today's units, each with its predecessors' figures, so rank changes across the reform are real. A
+-- changed period also rewrites the following one, whose rank_change depends on it.
 {{
     config(
         materialized='incremental',
@@ -63,7 +65,8 @@ scores as (
         f.unit_code,
         f.unit_valid_from,
         f.scope,
-        round(sum(w.multiplier * f.points), 2) as score
+        -- exact: the published (rounded) points of each indicator, added; no rounding of the sum
+        sum(w.multiplier * f.points) as score
     from {{ ref('fct_indicator_values') }} as f
     inner join needed as n on f.period_type = n.period_type and f.period_start = n.period_start
     inner join {{ ref('ranking_weights') }} as w
