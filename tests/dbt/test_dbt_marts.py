@@ -86,9 +86,18 @@ FEB_EXPECTED = {
     ("QD766.CKMB.DOSSIER_SYNC", S1, "unit"): (4, 4, 6),
     # resolved 1 (on time) + in progress within at 2/2: 1 (T2); T1 has no row on 2/2 -> its stock is 0
     ("QD766.TDGQ.ON_TIME", S1, "unit"): (2, 2, 20),
-    # reused 1 / received 4 = 0.25, full at 0.8 -> 2 × 0.3125 = 0.625, published rounded half-up: 0.63
-    ("QD766.MDSH.REUSED_DATA", S1, "unit"): (1, 4, 0.63),
-    ("QD766.MDSH.DIGITIZED", S1, "unit"): (3, 4, 3),
+    # the dossier base (warehouse.md ᵇ): handled = resolved 1 (T1, 1/2) + in progress at 2/2 1 (T2) = 2
+    # e-results 1 (T1) / 2 -> 6 × 0.5
+    ("QD766.MDSH.E_RESULT", S1, "unit"): (1, 2, 3),
+    # reused 1 / handled 2 = 0.5, full at 0.8 -> 2 × 0.625 = 1.25
+    ("QD766.MDSH.REUSED_DATA", S1, "unit"): (1, 2, 1.25),
+    # digitised 2 + 1 received over 2 handled: 1.5, clamped to 1 -> 4 (the counts stay 3 / 2)
+    ("QD766.MDSH.DIGITIZED", S1, "unit"): (3, 2, 4),
+    # personal store 1 / 2 -> 4 × 0.5; population data 1 / 2 -> 2 × 0.5
+    ("QD766.MDSH.PERSONAL_STORAGE", S1, "unit"): (1, 2, 2),
+    ("QD766.MDSH.POPULATION_DATA_DOSSIER", S1, "unit"): (1, 2, 1),
+    # the online share stays on received: 2 online of 4 (shown, not scored)
+    ("QD766.CLGQ.ONLINE_DOSSIER_SHARE", S1, "unit"): (2, 4, 0),
     # petitions: on time 1 + in progress within at 2/2 (1) over handled 2 + in progress 1
     ("QD766.MDHL.PETITION_ON_TIME", S1, "unit"): (2, 3, 4),
     ("QD766.MDHL.PETITION_SATISFACTION", S1, "unit"): (1, 2, 3),
@@ -136,6 +145,9 @@ def test_composite_and_not_applicable_rows(built, warehouse):
     sat = indicator(warehouse, "QD766.MDHL.DOSSIER_SATISFACTION", S1)
     # resolved 1 + in progress 1, nothing late or overdue, no dissatisfied rating -> 1.0 -> full 6
     assert sat["value"] == 1 and sat["points"] == 6 and sat["numerator"] is None
+    # a ratio above 1 on a dossier base is scored and shown clamped (value 1), the counts kept
+    digitized = indicator(warehouse, "QD766.MDSH.DIGITIZED", S1)
+    assert digitized["value"] == 1 and digitized["numerator"] > digitized["denominator"]
     none = indicator(warehouse, "QD766.CKMB.DOSSIER_SYNC", S2)
     assert none["is_applicable"] is False and none["value"] is None and none["points"] == 0
     assert (none["numerator"], none["denominator"]) == (0, 0)
@@ -156,11 +168,12 @@ def test_qd766_scores_and_bands(built, warehouse):
     s2 = rows[S2]
     assert (s2["ckmb"], s2["mdsh"], s2["tttt"], s2["mdhl"]) == (approx(11.5), approx(4), approx(2), approx(12))
     assert s2["total_points"] == approx(29.5) and s2["band"] == "Yếu"
-    # S1: CKMB 17.5, TDGQ 20, CLGQ 12, MDSH 6 + 3 + 2 + 0.63 + 1 + 0.5 + 1, TTTT 3 + 2 + 2, MDHL 4 + 3 + 6
-    # (each indicator's points rounded to 2 decimals first, then added: 0.625 -> 0.63)
+    # S1: CKMB 17.5, TDGQ 20, CLGQ 12, MDSH e-results 3 + digitised 4 + e-copy 2 + reused 1.25 + personal store 2
+    # + population data 1 + population procedures 1 = 14.25 (every dossier indicator over the 2 handled),
+    # TTTT 3 + 2 + 2, MDHL 4 + 3 + 6 -> 17.5 + 20 + 12 + 14.25 + 7 + 13 = 83.75
     s1 = rows[S1]
-    assert s1["mdsh"] == approx(14.13) and s1["tttt"] == approx(7) and s1["mdhl"] == approx(13)
-    assert s1["total_points"] == approx(83.63) and s1["band"] == "Tốt"
+    assert s1["mdsh"] == approx(14.25) and s1["tttt"] == approx(7) and s1["mdhl"] == approx(13)
+    assert s1["total_points"] == approx(83.75) and s1["band"] == "Tốt"
 
 
 def test_rankings(built, warehouse):
@@ -173,10 +186,10 @@ def test_rankings(built, warehouse):
             FEB,
         )
     }
-    assert rows[("QD766", S1)]["score"] == approx(83.63) and rows[("QD766", S1)]["rank"] == 1
+    assert rows[("QD766", S1)]["score"] == approx(83.75) and rows[("QD766", S1)]["rank"] == 1
     assert rows[("QD766", S2)]["rank"] == 2 and rows[("QD766", S2)]["units_ranked"] == 2
-    # CDS = 5 × 83.63 + EDOC (67.5 + 90 + 45 + 75) + ESIGN (75 + 50 + 25) = 845.65
-    assert rows[("CDS", S1)]["score"] == approx(845.65)
+    # CDS = 5 × 83.75 + EDOC (67.5 + 90 + 45 + 75) + ESIGN (75 + 50 + 25) = 418.75 + 277.5 + 150 = 846.25
+    assert rows[("CDS", S1)]["score"] == approx(846.25)
     assert rows[("QD766", S1)]["previous_rank"] == 1 and rows[("QD766", S1)]["rank_change"] == 0
     # districts are ranked on their area, communes and departments on their own rows
     assert rows[("QD766", D1)]["unit_group"] == "HUYEN"
