@@ -14,11 +14,19 @@ LANGUAGES = {"vi": {"flag": "vn", "name": "Tiếng Việt"}, "en": {"flag": "us"
 
 def FLASK_APP_MUTATOR(app):  # noqa: N802 - the name Superset reads
     """Templates in superset/templates/ first: its tail_js_custom_extra.html (Superset's customisation hook) gives
-    the browser's dayjs a Vietnamese locale for the relative times and dates it writes itself."""
+    the browser's dayjs a Vietnamese locale for the relative times and dates it writes itself. remember_choice.py:
+    a viewer's last unit chosen on "Cần làm gì để tăng điểm" is chosen again when they next open it."""
+    import importlib.util
+
     from jinja2 import ChoiceLoader, FileSystemLoader
 
     here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
     app.jinja_loader = ChoiceLoader([FileSystemLoader(here), app.jinja_loader])
+    spec = importlib.util.spec_from_file_location(
+        "chiso_remember_choice", os.path.join(os.path.dirname(os.path.abspath(__file__)), "remember_choice.py"))
+    remember_choice = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(remember_choice)
+    remember_choice.install(app)
 
 FEATURE_FLAGS = {
     "DASHBOARD_NATIVE_FILTERS": True,

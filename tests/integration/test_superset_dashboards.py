@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import improvement_dashboard as improve
 import pytest
 import test_superset_fake_marts as fake
 import yaml
@@ -541,3 +542,18 @@ def test_arrangement_puts_old_and_new_figures_side_by_side(superset_dev: Superse
         assert row["new_unit_code"] == successor.code
         assert float(row["new_qd766_total"]) == pytest.approx(
             scores["current", successor.code, successor.valid_from, s_scope])
+
+
+# ---------------------------------------------------------------- "Cần làm gì để tăng điểm" (issue 14): last, since
+# the browser test leaves the viewer's unit chosen
+
+
+def test_improvement_dashboard_gaps_plan_and_moves(superset_dev: SupersetTarget) -> None:
+    with _marts(superset_dev) as conn:
+        improve.check_improvement_dashboard(superset_dev.admin, conn, dashboard_view)
+
+
+@pytest.mark.browser
+def test_improvement_dashboard_remembers_the_viewers_last_unit(superset_dev: SupersetTarget,
+                                                              artifacts_dir: Path) -> None:
+    improve.check_remembers_last_unit(superset_dev, _login, CHROMIUM_ARGS, artifacts_dir, comp.SUPERSET_ADMIN)
