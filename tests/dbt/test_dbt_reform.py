@@ -342,6 +342,9 @@ INDICATORS = {
     ("current", SYNC, S1N_, "unit", "quarter", Q1): (8, 11, 4.36),
     ("historical", SYNC, S1_, "unit", "quarter", Q1): (5, 5, 6),
     ("historical", SYNC, S2_, "unit", "quarter", Q1): (3, 6, 3),
+    # the one dossier base (warehouse.md ᵇ) over predecessors: in June X's predecessors received nothing and resolved
+    # 3 (A 1 + B 2), nothing in progress at 30/6 -> handled 3; e-results 0 of 3 (on received it would be 0/0)
+    ("current", "QD766.MDSH.E_RESULT", X_, "unit", "month", JUN): (0, 3, 0),
     # Q3: the new units' own figures; X's certificates 9 over its staff 18 -> 100 × 0.5
     ("current", "ESIGN.STAFF_CERT_COVERAGE", X_, "unit", "quarter", Q3): (9, 18, 50),
     ("current", ON_TIME, Y_, "unit", "quarter", Q3): (3, 5, 12),
