@@ -94,7 +94,7 @@ def check_improvement_dashboard(client, conn: psycopg.Connection, dashboard_view
 
     # the plan: steps in order, cumulative points, the band it reaches
     plan = view.rows[PLAN]
-    assert [r["step"] for r in plan] == list(range(1, len(plan) + 1)) and plan
+    assert [r["step_label"] for r in plan] == [str(i) for i in range(1, len(plan) + 1)] and plan
     assert {r["indicator_name"] for r in plan} <= {r["indicator_name"] for r in view.rows[GAPS]}
     bands = sorted((Decimal(b["lower_bound"]), b["name_vi"]) for b in fake._seed("score_bands.csv")
                    if b["framework"] == "QD766")
@@ -107,6 +107,17 @@ def check_improvement_dashboard(client, conn: psycopg.Connection, dashboard_view
         reached = total + running >= lower_bound
         assert r["reaches_band_label"] == f"{'Đạt' if reached else 'Chưa đạt'} {next_band}"
         assert not reached or r is plan[-1]  # no step after the band is reached
+
+    # a commune at the top band: no step, the reason instead
+    top = [name for (name,) in conn.execute(
+        "SELECT u.unit_name FROM marts.rpt_qd766_scores s JOIN marts.dim_units u ON u.unit_code = s.unit_code"
+        " AND u.unit_valid_from = s.unit_valid_from AND u.is_current WHERE s.basis = 'current' AND s.scope = 'unit'"
+        " AND u.unit_type = 'UBND_XA' AND s.period_type = 'month' AND s.period_start = '2025-08-01'"
+        " AND s.total_points >= %s", (bands[-1][0],))]
+    assert top, "the fake marts have a commune at the top band in August"
+    [none] = dashboard_view(client, SLUG, {"Đơn vị": top[:1]}).rows[PLAN]
+    assert (none["step_label"], none["todo_vi"]) == ("—", "Đơn vị đã ở mức xếp loại cao nhất")
+    assert none["reaches_band_label"] == f"Giữ mức {bands[-1][1]}"
 
     # the summary: today's total, the points to the next band
     [summary] = view.rows[SUMMARY]
