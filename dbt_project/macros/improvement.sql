@@ -12,13 +12,21 @@
     composite max(0, 1 − overdue rate − dissatisfied rate) rises by 1 / handled for each late / overdue dossier
     (or dissatisfied rating on the handled base) fewer. -#}
 {% macro improvement_points_after(items, r='') -%}
+    {#- Multiplied before the one division, as fct_indicator_values does: a ratio divided first is cut at 20 decimals
+        and an exact tie (75 × 92/96 = 71.875) would round down to 71.87 where 71.88 is published. -#}
     round(
         case
             when {{ r }}is_composite
-                then {{ r }}max_points * least(1, greatest(0, {{ r }}value + ({{ items }})::numeric / {{ r }}dossiers_handled) / {{ r }}cap)
+                then {{ r }}max_points
+                    * least({{ r }}cap, greatest(0, {{ r }}value + ({{ items }})::numeric / {{ r }}dossiers_handled))
+                    / {{ r }}cap
             when {{ r }}direction = 'lower_is_better'
-                then {{ r }}max_points * (1 - least(1, greatest(0, ({{ r }}numerator - ({{ items }})) / {{ r }}denominator)))
-            else {{ r }}max_points * least(1, least(1, greatest(0, ({{ r }}numerator + ({{ items }})) / {{ r }}denominator)) / {{ r }}cap)
+                then {{ r }}max_points
+                    * ({{ r }}denominator - least(greatest(0, {{ r }}numerator - ({{ items }})), {{ r }}denominator))
+                    / {{ r }}denominator
+            else {{ r }}max_points
+                * least(greatest(0, {{ r }}numerator + ({{ items }})), {{ r }}denominator * {{ r }}cap)
+                / ({{ r }}denominator * {{ r }}cap)
         end,
         2
     )
