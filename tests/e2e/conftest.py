@@ -49,9 +49,10 @@ def chiso(*args: str, timeout: float = 3600, check: bool = True) -> subprocess.C
 
 @pytest.fixture(scope="session")
 def live_stack() -> Iterator[dict]:
-    chiso("up", "--pipeline")
-    status = json.loads(chiso("status", "--json").stdout)
+    # A failing `up --pipeline` (a failed run) must still stop the stack: nothing outlives the session.
     try:
+        chiso("up", "--pipeline")
+        status = json.loads(chiso("status", "--json").stdout)
         yield status
     finally:
         if not os.environ.get("CHISO_E2E_KEEP"):
