@@ -18,7 +18,13 @@ pytestmark = pytest.mark.dbt  # and postgres, from the `warehouse` fixture
 
 FEB = date(2024, 2, 1)
 JAN = date(2024, 1, 1)
-INCREMENTAL_MARTS = ("fct_indicator_values", "rpt_qd766_scores", "rpt_unit_rankings", "rpt_dossier_report")
+INCREMENTAL_MARTS = (
+    "fct_indicator_values",
+    "rpt_qd766_scores",
+    "rpt_ranking_scores",
+    "rpt_unit_rankings",
+    "rpt_dossier_report",
+)
 
 
 @pytest.fixture(scope="module")
@@ -197,6 +203,30 @@ def test_rankings(built, warehouse):
         warehouse, "SELECT * FROM marts.rpt_unit_rankings WHERE basis = 'historical' AND period_start = %s", JAN
     )
     assert first and all(r["previous_rank"] is None and r["rank_change"] is None for r in first)
+
+
+def test_ranking_scores_are_the_rankings_and_totals_home(built, warehouse):
+    rows = fetch(warehouse, "SELECT * FROM marts.rpt_ranking_scores WHERE basis = 'historical'")
+    by_key = {(r["ranking_code"], r["unit_code"], r["scope"], r["period_type"], r["period_start"]): r for r in rows}
+    s1_qd766, s1_cds = by_key[("QD766", S1, "unit", "month", FEB)], by_key[("CDS", S1, "unit", "month", FEB)]
+    # maxima from the weights seed: 100; 500 + 300 + 200
+    assert (s1_qd766["score"], s1_qd766["max_score"]) == (approx(83.75), 100)
+    assert (s1_cds["score"], s1_cds["max_score"]) == (approx(846.25), 1000)
+    # every unit and scope has both scores, ranked or not (a district's own row, the province's)
+    totals = fetch(warehouse, "SELECT * FROM marts.rpt_qd766_scores WHERE basis = 'historical'")
+    assert totals
+    for t in totals:
+        key = (t["unit_code"], t["scope"], t["period_type"], t["period_start"])
+        assert by_key[("QD766", *key)]["score"] == t["total_points"], key
+        assert ("CDS", *key) in by_key, key
+    assert len(rows) == 2 * len(totals)
+    # the rankings rank these scores
+    for r in fetch(warehouse, "SELECT * FROM marts.rpt_unit_rankings WHERE basis = 'historical'"):
+        scope = "area" if r["unit_group"] == "HUYEN" else "unit"
+        assert (
+            r["score"]
+            == by_key[(r["ranking_code"], r["unit_code"], scope, r["period_type"], r["period_start"])]["score"]
+        )
 
 
 def test_dossier_report_stocks_and_flows(built, warehouse):

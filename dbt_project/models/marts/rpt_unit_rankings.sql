@@ -1,11 +1,11 @@
 -- QD766 and CDS rankings per basis, period and unit group: standard competition ranking (1, 2, 2, 4) on score
--- descending. The score is the exact sum of the indicators' published points (each rounded to 2 decimals in
--- fct_indicator_values), so two units tie only when their published scores are equal. previous_rank /
--- rank_change against the preceding period of the same type in the same basis. A ranking ranks the units of its
--- group valid on the period's last day (evaluated to date: the last loaded day): historical = the units as they
--- were (so HUYEN exists only for periods ending before 1/7/2025 and a new commune has no rank before it existed);
--- current = today's units, each with its predecessors' figures, so rank changes across the reform are real. A
--- changed period also rewrites the following one, whose rank_change depends on it.
+-- descending. The score is rpt_ranking_scores' (the one home of the weights): the exact sum of the indicators'
+-- published points (each rounded to 2 decimals in fct_indicator_values), so two units tie only when their published
+-- scores are equal. previous_rank / rank_change against the preceding period of the same type in the same basis.
+-- A ranking ranks the units of its group valid on the period's last day (evaluated to date: the last loaded day):
+-- historical = the units as they were (so HUYEN exists only for periods ending before 1/7/2025 and a new commune
+-- has no rank before it existed); current = today's units, each with its predecessors' figures, so rank changes
+-- across the reform are real. A changed period also rewrites the following one, whose rank_change depends on it.
 {{
     config(
         materialized='incremental',
@@ -18,12 +18,12 @@
 
 {#- enable_nestloop off: the ranked CTE is estimated at one row (scores x periods x validity filter), and the
     previous-period self-join then ran as a nested loop over ~10^4 x 10^4 rows (7 min on the demo window). -#}
-{%- set lookups = [ref('ranking_weights'), ref('ranking_groups'), ref('stg_one_stop_shop__units'), ref('int_unit_members')] %}
+{%- set lookups = [ref('ranking_groups'), ref('stg_one_stop_shop__units'), ref('int_unit_members')] %}
 
 with
 
 affected as (
-    {{ affected_periods([ref('fct_indicator_values')], lookups) }}
+    {{ affected_periods([ref('rpt_ranking_scores')], lookups) }}
 ),
 
 targets as (
@@ -58,20 +58,16 @@ needed as (
 
 scores as (
     select
-        w.ranking_code,
-        f.basis,
-        f.period_type,
-        f.period_start,
-        f.unit_code,
-        f.unit_valid_from,
-        f.scope,
-        -- exact: the published (rounded) points of each indicator, added; no rounding of the sum
-        sum(w.multiplier * f.points) as score
-    from {{ ref('fct_indicator_values') }} as f
-    inner join needed as n on f.period_type = n.period_type and f.period_start = n.period_start
-    inner join {{ ref('ranking_weights') }} as w
-        on w.component_kind = 'framework_total' and f.framework = w.component_code
-    group by w.ranking_code, f.basis, f.period_type, f.period_start, f.unit_code, f.unit_valid_from, f.scope
+        s.ranking_code,
+        s.basis,
+        s.period_type,
+        s.period_start,
+        s.unit_code,
+        s.unit_valid_from,
+        s.scope,
+        s.score
+    from {{ ref('rpt_ranking_scores') }} as s
+    inner join needed as n on s.period_type = n.period_type and s.period_start = n.period_start
 ),
 
 ranked as (
