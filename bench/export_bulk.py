@@ -56,6 +56,7 @@ ALTER TABLE marts.rpt_qd766_scores ADD COLUMN evaluated_to date;
 ALTER TABLE marts.rpt_dossier_report ADD COLUMN evaluated_to date;
 CREATE INDEX ON marts.fct_indicator_values (period_type, period_start);
 CREATE INDEX ON marts.rpt_qd766_scores (period_type, period_start);
+CREATE INDEX ON marts.rpt_ranking_scores (period_type, period_start);
 CREATE INDEX ON marts.rpt_unit_rankings (period_type, period_start);
 CREATE INDEX ON marts.rpt_dossier_report (period_type, period_start);
 """
@@ -82,8 +83,8 @@ def units() -> list[Unit]:
     return out
 
 
-def catalogue() -> list[dict]:
-    with (REPO / "seeds" / "indicator_catalogue.csv").open(encoding="utf-8") as f:
+def catalogue(seed: str = "indicator_catalogue") -> list[dict]:
+    with (REPO / "seeds" / f"{seed}.csv").open(encoding="utf-8") as f:
         return list(csv.DictReader(f))
 
 
@@ -99,9 +100,13 @@ def build_marts(conn, restated: date | None = None) -> dict[str, int]:
     rng = random.Random(26)
     reg = Register(units(), END)
     inds = catalogue()
+    weights = catalogue("ranking_weights")  # rpt_ranking_scores: Σ multiplier × framework points, seed maxima
+    max_score = Counter()
+    for w in weights:
+        max_score[w["ranking_code"]] += float(w["max_score"])
     children = Counter(u.parent for u in reg.units)
     pairs = [(u, "unit") for u in reg.units] + [(u, "area") for u in reg.units if children[u.code]]
-    rows: dict[str, list[tuple]] = {t: [] for t in ("dim", "fct", "score", "rank", "dossier")}
+    rows: dict[str, list[tuple]] = {t: [] for t in ("dim", "fct", "score", "ranking", "rank", "dossier")}
     rows["dim"] = reg.dim_units()
     for (ptype, ps, pe), basis in ((p, b) for p in periods(START, END) for b in ("historical", "current")):
         evaluated = min(pe, END)
@@ -118,7 +123,7 @@ def build_marts(conn, restated: date | None = None) -> dict[str, int]:
         scores = {}
         for u, scope in alive:
             groups: Counter = Counter()
-            extra = 0.0
+            framework_points: Counter = Counter()
             for ind in inds:
                 mx = float(ind["max_points"])
                 den = rng.randrange(0, 500)
@@ -130,14 +135,19 @@ def build_marts(conn, restated: date | None = None) -> dict[str, int]:
                     (basis, ind["indicator_code"], u.code, u.valid_from, scope, ptype, ps, pe, ind["framework"],
                      ind["group_code"], num, den, value, pts, mx, applicable, evaluated)
                 )  # fmt: skip
+                framework_points[ind["framework"]] += pts
                 if ind["framework"] == "QD766":
                     groups[ind["group_code"]] += pts
-                else:
-                    extra += pts
             total = round(sum(groups.values()), 4)
             g = [round(groups[k], 4) for k in ("CKMB", "TDGQ", "CLGQ", "MDSH", "TTTT", "MDHL")]
             rows["score"].append((basis, u.code, u.valid_from, scope, ptype, ps, pe, *g, total, "Khá", evaluated))
-            scores[(u.code, scope)] = (total, round(5 * total + extra, 4))
+            ranking = Counter()
+            for w in weights:
+                ranking[w["ranking_code"]] += float(w["multiplier"]) * framework_points[w["component_code"]]
+            for code in ("QD766", "CDS"):
+                rows["ranking"].append((basis, code, u.code, u.valid_from, scope, ptype, ps, pe,
+                                        round(ranking[code], 4), max_score[code]))  # fmt: skip
+            scores[(u.code, scope)] = (round(ranking["QD766"], 4), round(ranking["CDS"], 4))
         for group, utype, scope in (("SO_NGANH", "SO_NGANH", "unit"), ("HUYEN", "UBND_HUYEN", "area"),
                                     ("XA", "UBND_XA", "unit")):  # fmt: skip
             members = [u for u, s in alive if u.type == utype and s == scope and u.valid_on(evaluated)]
@@ -148,16 +158,17 @@ def build_marts(conn, restated: date | None = None) -> dict[str, int]:
                     rows["rank"].append((basis, ranking, ptype, ps, group, u.code, u.valid_from, pe, u.name, sc, rank,
                                          len(members), None, None))  # fmt: skip
     conn.execute("DROP TABLE IF EXISTS marts.dim_units, marts.bridge_unit_succession, marts.dim_periods,"
-                 " marts.fct_indicator_values, marts.rpt_qd766_scores, marts.rpt_unit_rankings,"
-                 " marts.rpt_dossier_report")  # fmt: skip
+                 " marts.fct_indicator_values, marts.rpt_qd766_scores, marts.rpt_ranking_scores,"
+                 " marts.rpt_unit_rankings, marts.rpt_dossier_report")  # fmt: skip
     conn.execute(MARTS_DDL)
     conn.execute(MARTS_EXTRA)
     for key, table in (("dim", "dim_units"), ("fct", "fct_indicator_values"), ("score", "rpt_qd766_scores"),
-                       ("rank", "rpt_unit_rankings"), ("dossier", "rpt_dossier_report")):  # fmt: skip
+                       ("ranking", "rpt_ranking_scores"), ("rank", "rpt_unit_rankings"),
+                       ("dossier", "rpt_dossier_report")):  # fmt: skip
         _copy(conn, table, rows[key])
     _copy(conn, "dim_periods", dim_periods_rows(START, END))  # every day loaded: the exporter reads is_complete
-    conn.execute("ANALYZE marts.fct_indicator_values, marts.rpt_qd766_scores, marts.rpt_unit_rankings,"
-                 " marts.rpt_dossier_report, marts.dim_units")  # fmt: skip
+    conn.execute("ANALYZE marts.fct_indicator_values, marts.rpt_qd766_scores, marts.rpt_ranking_scores,"
+                 " marts.rpt_unit_rankings, marts.rpt_dossier_report, marts.dim_units")  # fmt: skip
     return {k: len(v) for k, v in rows.items()}
 
 

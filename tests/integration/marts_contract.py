@@ -28,6 +28,9 @@ CREATE TABLE marts.rpt_qd766_scores (basis text, unit_code text, unit_valid_from
 CREATE TABLE marts.rpt_unit_rankings (basis text, ranking_code text, period_type text, period_start date,
     unit_group text, unit_code text, unit_valid_from date, period_end date, unit_name text, score numeric,
     rank int, units_ranked int, previous_rank int, rank_change int);
+DROP TABLE IF EXISTS marts.rpt_ranking_scores;  -- fixtures that drop the tables they know first need no change
+CREATE TABLE marts.rpt_ranking_scores (basis text, ranking_code text, unit_code text, unit_valid_from date,
+    scope text, period_type text, period_start date, period_end date, score numeric, max_score numeric);
 CREATE TABLE marts.rpt_dossier_report (basis text, unit_code text, unit_valid_from date, scope text,
     period_type text, period_start date, period_end date, received_total bigint, received_online bigint,
     received_offline bigint, carried_over bigint, resolved_total bigint, resolved_early bigint,

@@ -74,10 +74,17 @@ INDICATORS = {
     "EDOC.OUTGOING_SIGNED": ("EDOC", "EDOC", 100, "signed", "outgoing"),
     "ESIGN.ORG_CERT": ("ESIGN", "ESIGN", 50, "org_cert", "one"),
 }
+# The weights seed of these marts (ranking -> framework -> multiplier); max_score = Σ multiplier × the framework's
+# max points (here QD766 6 + 20 + 2 = 28; CDS 5 × 28 + 100 + 50 = 290), as the project's seed states its maxima.
+WEIGHTS = {"QD766": {"QD766": 1}, "CDS": {"QD766": 5, "EDOC": 1, "ESIGN": 1}}
+MAX_SCORE = {
+    ranking: sum(m * mx for fw, m in parts.items() for f, _, mx, _, _ in INDICATORS.values() if f == fw)
+    for ranking, parts in WEIGHTS.items()
+}
 BASES = ("historical", "current")
 DDL = """
 DROP TABLE IF EXISTS marts.dim_units, marts.bridge_unit_succession, marts.dim_periods, marts.fct_indicator_values,
-    marts.rpt_qd766_scores, marts.rpt_unit_rankings, marts.rpt_dossier_report;
+    marts.rpt_qd766_scores, marts.rpt_ranking_scores, marts.rpt_unit_rankings, marts.rpt_dossier_report;
 """ + MARTS_DDL
 
 
@@ -164,7 +171,7 @@ def build_marts(
     conn.execute(DDL)
     with conn.cursor() as cur:
         cur.executemany("INSERT INTO marts.dim_units VALUES (" + ",".join(["%s"] * 14) + ")", days.reg.dim_units())
-    rows_dossier, rows_fct, rows_score, rows_rank = [], [], [], []
+    rows_dossier, rows_fct, rows_score, rows_rank, rows_ranking_score = [], [], [], [], []
     for (ptype, ps, pe), basis in ((p, b) for p in periods(start, end) for b in BASES):
         loaded = [ps + timedelta(days=i) for i in range((pe - ps).days + 1) if start <= ps + timedelta(days=i) <= end]
         last, before = loaded[-1], loaded[0] - timedelta(days=1)
@@ -206,7 +213,7 @@ def build_marts(
                     "one": 1,
                 }
                 groups: dict[str, float] = {}
-                edoc_esign = 0.0
+                framework_points: dict[str, float] = dict.fromkeys(("QD766", "EDOC", "ESIGN"), 0.0)
                 for ind, (fw, grp, mx, num, den) in INDICATORS.items():
                     n, dn = parts[num], parts[den]
                     applicable = dn != 0
@@ -214,14 +221,17 @@ def build_marts(
                     full = ind.endswith("E_CERTIFIED_COPY")
                     pts = round(mx * min(1, value), 4) if applicable else (mx if full else 0)
                     rows_fct.append((basis, ind, *key[1:], fw, grp, n, dn, value, pts, mx, applicable))
+                    framework_points[fw] += pts
                     if fw == "QD766":
                         groups[grp] = groups.get(grp, 0) + pts
-                    else:
-                        edoc_esign += pts
                 total = round(sum(groups.values()), 4)
                 g = [groups.get("CKMB", 0), groups.get("TDGQ", 0), 0, groups.get("MDSH", 0), 0, 0]
                 rows_score.append((*key, *g, total, "Yếu"))
-                scores[(u.key, scope)] = (total, round(5 * total + edoc_esign, 4))
+                ranking = {r: round(sum(m * framework_points[fw] for fw, m in parts.items()), 4)
+                           for r, parts in WEIGHTS.items()}  # fmt: skip
+                for r, sc in ranking.items():
+                    rows_ranking_score.append((basis, r, *key[1:], sc, MAX_SCORE[r]))
+                scores[(u.key, scope)] = (ranking["QD766"], ranking["CDS"])
         if not ptype.startswith("report_"):
             for group in ("SO_NGANH", "HUYEN", "XA"):
                 scope = "area" if group == "HUYEN" else "unit"
@@ -239,9 +249,12 @@ def build_marts(
         cur.executemany("INSERT INTO marts.fct_indicator_values VALUES (" + ",".join(["%s"] * 16) + ")", rows_fct)
         cur.executemany("INSERT INTO marts.rpt_qd766_scores VALUES (" + ",".join(["%s"] * 15) + ")", rows_score)
         cur.executemany("INSERT INTO marts.rpt_unit_rankings VALUES (" + ",".join(["%s"] * 14) + ")", rows_rank)
+        cur.executemany(
+            "INSERT INTO marts.rpt_ranking_scores VALUES (" + ",".join(["%s"] * 10) + ")", rows_ranking_score
+        )
         cur.executemany("INSERT INTO marts.dim_periods VALUES (" + ",".join(["%s"] * 8) + ")",
                         dim_periods_rows(start, end, missing))  # fmt: skip
     if evaluated_to:
-        for table in ("rpt_dossier_report", "fct_indicator_values", "rpt_qd766_scores"):
+        for table in ("rpt_dossier_report", "fct_indicator_values", "rpt_qd766_scores", "rpt_ranking_scores"):
             conn.execute(f"ALTER TABLE marts.{table} ADD COLUMN evaluated_to date")
             conn.execute(f"UPDATE marts.{table} SET evaluated_to = least(period_end, %s)", (end,))

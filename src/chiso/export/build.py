@@ -9,7 +9,7 @@ pre-reform province) also get their territory (`DIA_BAN`), because district rank
 are keyed by identifier and validity (`unit_code`, `unit_valid_from`): identifiers are reused across the reform.
 
 `build_documents` builds the documents of many periods from a fixed handful of set-based queries (units,
-Biểu 06 rows, rankings, QĐ 766 scores for all the periods at once; the indicator rows of all the periods in
+Biểu 06 rows, rankings, QĐ 766 and CDS scores for all the periods at once; the indicator rows of all the periods in
 one query, streamed period by period), so the cost of a run does not grow with round trips per document.
 """
 
@@ -50,8 +50,8 @@ CDS_FRAMEWORKS = ("QD766", "EDOC", "ESIGN")
 QD766_GROUPS = ("CKMB", "TDGQ", "CLGQ", "MDSH", "TTTT", "MDHL")
 QD766_TOTAL = "QD766.TONG_DIEM"
 CDS_TOTAL = "CDS.TONG_DIEM"
-# CDS = 5 x the QD766 total + the EDOC and ESIGN points (warehouse.md); the maxima come from the marts' max_points.
-CDS_QD766_WEIGHT = 5
+# The QD766 and CDS scores and maxima are marts.rpt_ranking_scores' (the weights seed's formula, warehouse.md):
+# nothing here restates a weight. Group maxima: the marts' max_points of the group's indicators.
 # The basis the reports are made in: today's units, with their predecessors' figures (reform.md).
 BASIS = "current"
 # Ranking groups ranked on the territory (warehouse.md: districts, scope area); the rest on the unit.
@@ -293,19 +293,32 @@ def _indicator_groups(conn: psycopg.Connection, periods: list[Period]) -> Iterat
 def _cds_rankings(conn: psycopg.Connection, periods: list[Period]) -> dict[int, list[dict]]:
     return _by_period(
         conn,
-        "SELECT p.ord, r.ranking_code, r.unit_group, r.unit_code, r.unit_valid_from, r.score, r.rank"
+        "SELECT p.ord, r.ranking_code, r.unit_group, r.unit_code, r.unit_valid_from, r.rank"
         " FROM marts.rpt_unit_rankings r JOIN {periods} USING (period_type, period_start) WHERE r.basis = %(basis)s",
         periods,
         {"basis": BASIS},
     )
 
 
+# A ranking's score row of the same basis, unit, scope and period as the QĐ 766 scores row `s`.
+_RANKING_SCORE_JOIN = (
+    " LEFT JOIN marts.rpt_ranking_scores {a} ON {a}.ranking_code = '{code}' AND {a}.basis = s.basis"
+    " AND {a}.unit_code = s.unit_code AND {a}.unit_valid_from = s.unit_valid_from AND {a}.scope = s.scope"
+    " AND {a}.period_type = s.period_type AND {a}.period_start = s.period_start"
+)
+
+
 def _cds_scores(conn: psycopg.Connection, periods: list[Period]) -> dict[int, list[dict]]:
+    """QĐ 766 group points and total (rpt_qd766_scores) with the QĐ 766 maximum and the CDS score and maximum
+    (rpt_ranking_scores), one row per unit and scope."""
     return _by_period(
         conn,
         "SELECT p.ord, s.unit_code, s.unit_valid_from, s.scope, s.ckmb, s.tdgq, s.clgq, s.mdsh, s.tttt, s.mdhl,"
-        " s.total_points FROM marts.rpt_qd766_scores s JOIN {periods} USING (period_type, period_start)"
-        " WHERE s.basis = %(basis)s",
+        " s.total_points, q.max_score AS qd766_max, c.score AS cds_score, c.max_score AS cds_max"
+        " FROM marts.rpt_qd766_scores s JOIN {periods} USING (period_type, period_start)"
+        + _RANKING_SCORE_JOIN.format(a="q", code="QD766")
+        + _RANKING_SCORE_JOIN.format(a="c", code="CDS")
+        + " WHERE s.basis = %(basis)s",
         periods,
         {"basis": BASIS},
     )
@@ -313,10 +326,8 @@ def _cds_scores(conn: psycopg.Connection, periods: list[Period]) -> dict[int, li
 
 def _cds_figures(indicator_rows: list[tuple], ranking_rows: list[dict], score_rows: list[dict]) -> Figures:
     figures: Figures = defaultdict(list)
-    points: dict[tuple, Decimal] = defaultdict(Decimal)  # EDOC + ESIGN points of a (unit, scope)
-    # Maxima from the marts' max_points: per QD766 group, and of the EDOC + ESIGN part.
+    # Group maxima from the marts' max_points of each QD766 group's indicators.
     group_max: dict[tuple, Decimal] = defaultdict(Decimal)
-    edoc_esign_max: dict[tuple, Decimal] = defaultdict(Decimal)
     for row in indicator_rows:
         unit_code, valid_from, scope, code, framework, group_code, num, den, value, pts, max_pts, applicable = row
         if scope not in PHAM_VI:
@@ -334,10 +345,6 @@ def _cds_figures(indicator_rows: list[tuple], ranking_rows: list[dict], score_ro
         figures[k].append(item)
         if framework == "QD766":
             group_max[(*k, group_code)] += Decimal(str(max_pts or 0))
-        else:
-            edoc_esign_max[k] += Decimal(str(max_pts or 0))
-            if pts is not None:
-                points[k] += Decimal(str(pts))
 
     ranks: dict[tuple, dict] = {}
     for r in ranking_rows:
@@ -355,25 +362,17 @@ def _cds_figures(indicator_rows: list[tuple], ranking_rows: list[dict], score_ro
             if group_max.get((*k, g)):
                 item["diemToiDa"] = _num(group_max[(*k, g)], POINT_DIGITS)
             figures[k].append(item)
-        total = r["total_points"]
-        qd766_max = sum((group_max.get((*k, g), Decimal(0)) for g in QD766_GROUPS), Decimal(0))
-        figures[k].append(_total(QD766_TOTAL, total, qd766_max, ranks.get(("QD766", *k))))
-        cds_rank = ranks.get(("CDS", *k))
-        if cds_rank is not None and cds_rank["score"] is not None:
-            cds = cds_rank["score"]
-        elif total is not None:
-            cds = CDS_QD766_WEIGHT * Decimal(str(total)) + points[k]
-        else:
-            cds = None
-        figures[k].append(_total(CDS_TOTAL, cds, CDS_QD766_WEIGHT * qd766_max + edoc_esign_max[k], cds_rank))
+        figures[k].append(_total(QD766_TOTAL, r["total_points"], r["qd766_max"], ranks.get(("QD766", *k))))
+        figures[k].append(_total(CDS_TOTAL, r["cds_score"], r["cds_max"], ranks.get(("CDS", *k))))
     return figures
 
 
-def _total(code: str, score: Any, max_points: Decimal, rank: dict | None) -> dict:
+def _total(code: str, score: Any, max_points: Any, rank: dict | None) -> dict:
     item: dict[str, Any] = {"ma": code, "giaTri": _num(score, POINT_DIGITS)}
     if score is not None:
         item["diem"] = item["giaTri"]
-    item["diemToiDa"] = _num(max_points, POINT_DIGITS)
+    if max_points is not None:
+        item["diemToiDa"] = _num(max_points, POINT_DIGITS)
     if rank is not None and rank["rank"] is not None:
         item["xepHang"] = int(rank["rank"])
     return item
@@ -399,7 +398,7 @@ def _document(period: Period, units: _Units, figures: Figures) -> dict:
 def build_documents(conn: psycopg.Connection, periods: Iterable[Period]) -> Iterator[tuple[Period, dict | BuildError]]:
     """Each period's document figures (or why the marts cannot give them), in the order given.
 
-    Five queries whatever the number of periods: today's units, Biểu 06 rows, rankings and QĐ 766 scores of
+    Five queries whatever the number of periods: today's units, Biểu 06 rows, rankings and QĐ 766 / CDS scores of
     all the periods, and their indicator rows in one query streamed period by period (a document's rows
     are in memory while it is built, not the whole history's). While the stream runs the connection is
     busy: use another connection for anything done between two documents. Read in one REPEATABLE READ
