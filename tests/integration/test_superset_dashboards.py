@@ -28,8 +28,8 @@ from chiso.stack.superset_setup import VIEWER_PERMISSIONS, VIEWER_ROLE, Superset
 ASSETS = REPO_ROOT / "superset" / "assets"
 DASHBOARDS = {  # slug -> (title, charts on it)
     "xep-hang-chuyen-doi-so": ("Xếp hạng chuyển đổi số", 5),
-    "chi-so-766": ("Chỉ số phục vụ người dân, doanh nghiệp (766)", 8),
-    "van-ban-dien-tu-chu-ky-so": ("Văn bản điện tử & chữ ký số", 8),
+    "chi-so-766": ("Chỉ số phục vụ người dân, doanh nghiệp (766)", 9),
+    "van-ban-dien-tu-chu-ky-so": ("Văn bản điện tử & chữ ký số", 9),
     "lich-su-don-vi": ("Lịch sử đơn vị qua sắp xếp", 4),
     "sap-xep-don-vi-hanh-chinh": ("Sắp xếp đơn vị hành chính", 3),
     "chat-luong-du-lieu": ("Chất lượng dữ liệu", 5),
@@ -143,10 +143,12 @@ def filter_options(client: SupersetApi, f: dict, parent_filters: list[dict]) -> 
     return [row[col] for row in _post_data(client, ctx, f"options of {f['name']}")]
 
 
-def dashboard_view(client: SupersetApi, slug: str, choose: dict[str, list] | None = None) -> DashboardView:
+def dashboard_view(client: SupersetApi, slug: str, choose: dict[str, list] | None = None,
+                   raw: bool = False) -> DashboardView:
     """Run every chart of a dashboard with its native filters as a reader gets them: the values in `choose`
     (filter name -> values), else the filter's default, else (a "first item" filter) its first option given its
-    parents' values; each chart gets the filters whose scope holds it, as the dashboard sends them."""
+    parents' values; each chart gets the filters whose scope holds it, as the dashboard sends them. `raw`: the
+    query's rows before the chart's post-processing (a bar or line chart's rows not pivoted into series)."""
     choose = choose or {}
     dash = client.get(f"/api/v1/dashboard/{slug}")["result"]
     filters = json.loads(dash["json_metadata"])["native_filter_configuration"]
@@ -184,6 +186,8 @@ def dashboard_view(client: SupersetApi, slug: str, choose: dict[str, list] | Non
         ctx = json.loads(chart["query_context"])
         for q in ctx["queries"]:
             q["filters"] = q.get("filters", []) + extra
+            if raw:
+                q.pop("post_processing", None)
         ctx["form_data"]["extra_form_data"] = {"filters": extra}
         rows[chart["slice_name"]] = _post_data(client, ctx, f"{slug} / {chart['slice_name']}")
     return DashboardView({f["name"]: resolve(f) for f in filters}, rows)
@@ -482,6 +486,81 @@ def test_province_figure_is_one_province_in_either_basis(superset_dev: SupersetT
     # a chart shown without the basis filter (a saved chart, an API call) still reads today's units only
     [row] = dashboard_view(superset_dev.admin, "chi-so-766", {**q2, "Cơ sở số liệu": []}).rows["Tổng điểm QĐ 766"]
     assert float(row["total_points"]) == pytest.approx(expected[CURRENT])
+
+
+QD766_BARS = "Đơn vị nào đứng đầu, đứng cuối nhóm về tổng điểm QĐ 766?"
+QD766_TABLE = "Hạng và tổng điểm QĐ 766 của mọi đơn vị trong nhóm"
+ESIGN_BARS = "Đơn vị nào ký số cá nhân nhiều nhất, ít nhất (chữ ký / cán bộ / ngày làm việc)?"
+ESIGN_TABLE = "Chữ ký số cá nhân mỗi cán bộ mỗi ngày của mọi đơn vị trong nhóm"
+NEIGHBOURS = "Đơn vị đã chọn và các đơn vị xếp liền trên, liền dưới: thứ hạng qua các kỳ"
+
+
+def _ranked(conn, ranking: str, group: str | None, start: str) -> dict[str, int]:
+    """Today's units' ranks (current basis, month) by name; no group: the group with the most units."""
+    rows = conn.execute(
+        "SELECT u.unit_name, r.rank, r.unit_group, r.units_ranked FROM marts.rpt_unit_rankings r"
+        " JOIN marts.dim_units u ON u.unit_code = r.unit_code AND u.unit_valid_from = r.unit_valid_from"
+        " AND u.is_current WHERE r.basis = 'current' AND r.ranking_code = %s AND r.period_type = 'month'"
+        " AND r.period_start = %s", (ranking, start)).fetchall()
+    group = group or max(rows, key=lambda r: r[3])[2]
+    return {name: rank for name, rank, g, _n in rows if g == group}
+
+
+def test_long_lists_show_top_and_bottom_with_the_chosen_unit(superset_dev: SupersetTarget) -> None:
+    """Top/bottom bars and the searchable table: the largest group by default, the chosen unit's group (and the unit
+    marked) once one is chosen; every unit of the group in the table with its rank."""
+    client = superset_dev.admin
+    default = dashboard_view(client, "chi-so-766", raw=True)
+    assert default.values["Kỳ"] == ["2025 – Tháng 09 (tạm tính)"]
+    with _marts(superset_dev) as conn:
+        communes = _ranked(conn, "QD766", None, "2025-09-01")
+        departments = _ranked(conn, "QD766", "SO_NGANH", "2025-09-01")
+    assert len(communes) == 5 and len(departments) == 4  # the fake province: 5 communes, 4 departments today
+    table = default.rows[QD766_TABLE]
+    assert {r["unit_label"]: r["rank_of_total"] for r in table} == {
+        n: f"{k}/{len(communes)}" for n, k in communes.items()}
+    assert [r["rank_of_total"] for r in table] == sorted((r["rank_of_total"] for r in table),
+                                                         key=lambda s: int(s.split("/")[0]))
+    bars = default.rows[QD766_BARS]  # every unit is within the top or bottom ten of a group of five
+    assert {r["unit_label"] for r in bars} == set(communes)
+    assert "Đơn vị đã chọn" not in {r["standing"] for r in bars}
+
+    chosen = dashboard_view(client, "chi-so-766", {"Đơn vị": ["Sở Tư pháp"]}, raw=True)
+    assert {r["unit_label"] for r in chosen.rows[QD766_TABLE]} == set(departments)
+    marked = {r["unit_label"]: r["standing"] for r in chosen.rows[QD766_BARS]}
+    assert set(marked) == set(departments) and marked.pop("Sở Tư pháp") == "Đơn vị đã chọn"
+    assert "Đơn vị đã chọn" not in marked.values()
+
+    edoc = dashboard_view(client, "van-ban-dien-tu-chu-ky-so", {"Đơn vị": ["Sở Tư pháp"]}, raw=True)
+    places = edoc.rows[ESIGN_TABLE]
+    assert "Sở Tư pháp" in {r["unit_label"] for r in places}
+    assert {r["unit_label"] for r in places} <= set(departments)
+    # places by value, highest first: 1 + the number of units with a higher value
+    values = [float(r["value"]) for r in places]
+    for r in places:
+        higher = sum(v > float(r["value"]) for v in values)
+        assert r["place_of_total"] == f"{higher + 1}/{len(places)}", places
+    esign = {r["unit_label"]: r["standing"] for r in edoc.rows[ESIGN_BARS]}
+    assert esign["Sở Tư pháp"] == "Đơn vị đã chọn" and set(esign) == {r["unit_label"] for r in places}
+
+
+def test_rank_chart_follows_the_chosen_unit_and_its_neighbours(superset_dev: SupersetTarget) -> None:
+    client = superset_dev.admin
+    with _marts(superset_dev) as conn:
+        communes = _ranked(conn, "CDS", None, "2025-09-01")
+        departments = _ranked(conn, "CDS", "SO_NGANH", "2025-09-01")
+        months = conn.execute("SELECT count(DISTINCT period_start) FROM marts.rpt_unit_rankings"
+                              " WHERE basis = 'current' AND ranking_code = 'CDS' AND period_type = 'month'"
+                              " AND unit_group = 'SO_NGANH'").fetchone()[0]
+    # no unit chosen: the top of the largest group (ranks 1 to 3 in the latest month)
+    default = dashboard_view(client, "xep-hang-chuyen-doi-so", raw=True).rows[NEIGHBOURS]
+    assert {r["unit_label"] for r in default} == {n for n, k in communes.items() if k <= 3}
+    # a department chosen: it (marked) and the departments two places above to two below it in September
+    own = departments["Sở Tư pháp"]
+    expected = {("▶ " if n == "Sở Tư pháp" else "") + n for n, k in departments.items() if abs(k - own) <= 2}
+    rows = dashboard_view(client, "xep-hang-chuyen-doi-so", {"Đơn vị": ["Sở Tư pháp"]}, raw=True).rows[NEIGHBOURS]
+    assert {r["unit_label"] for r in rows} == expected
+    assert len(rows) == len(expected) * months  # each of them in every month (today's departments: since April)
 
 
 def test_unit_history_lists_its_old_units(superset_dev: SupersetTarget) -> None:
