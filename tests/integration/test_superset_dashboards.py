@@ -397,6 +397,7 @@ def test_changed_chart_file_updates_chart(superset_dev: SupersetTarget, tmp_path
     shutil.copytree(ASSETS, assets)
     path = assets / "charts" / "rank_scores.yaml"
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    committed = doc["slice_name"]
     doc["slice_name"] = "Điểm theo đơn vị (đã sửa)"
     doc["params"]["row_limit"] = 7
     path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
@@ -412,7 +413,7 @@ def test_changed_chart_file_updates_chart(superset_dev: SupersetTarget, tmp_path
         import_assets(s, superset_dev.creds)
     restored = [c for c in superset_dev.admin.list_all("chart", ("id", "uuid", "slice_name"))
                 if str(c["uuid"]) == doc["uuid"]]
-    assert [c["slice_name"] for c in restored] == ["Điểm theo đơn vị"]
+    assert [c["slice_name"] for c in restored] == [committed]
 
 
 # ---------------------------------------------------------------- today's structure (reform.md), on the fake marts
