@@ -186,3 +186,50 @@ def test_native_filters_target_real_columns_and_latest_period_first():
                 assert "marts.dim_periods" in ds["sql"] and "p.label_vi" in ds["sql"], name
                 metric = next(m for m in ds["metrics"] if m["metric_name"] == sort)
                 assert metric["expression"] == "MAX(period_sort)" and "p.sort_key AS period_sort" in ds["sql"]
+
+
+# ---------------------------------------------------------------- charts a person can read (issue 16)
+
+UNIT_AXES = {"unit_name", "unit_label", "unit_code"}
+
+
+def test_no_chart_draws_every_unit_of_a_group():
+    """A bar per unit only for a short list (top and bottom ten, the biggest moves, the chosen unit); lines per unit
+    only for a unit and its neighbours. Every unit of a group is in a searchable table instead."""
+    b = _bundle()
+    datasets = _datasets(b)
+    for chart in (c for n, c in b.items() if n.startswith("charts/")):
+        p = chart["params"]
+        wheres = [f["sqlExpression"] for f in p["adhoc_filters"] if f["expressionType"] == "SQL"]
+        if p["viz_type"] == "echarts_timeseries_bar" and p["x_axis"] in UNIT_AXES:
+            assert any(re.search(r"\b(top_or_bottom|big_move)\b", w) for w in wheres), chart["slice_name"]
+            assert any(re.search(r"\bgroup_shown\b", w) for w in wheres), chart["slice_name"]
+            assert p["row_limit"] <= 100, chart["slice_name"]
+        if p["viz_type"] == "echarts_timeseries_line" and set(p.get("groupby") or []) & UNIT_AXES:
+            assert datasets[chart["dataset_uuid"]]["table_name"] == "v_rank_neighbours", chart["slice_name"]
+        if p["viz_type"] == "table" and "group_shown" in " ".join(wheres):
+            assert p["include_search"], chart["slice_name"]  # every unit of the group, found by name
+
+
+def test_short_lists_mark_the_chosen_unit_without_dropping_the_others():
+    """The datasets behind the short lists hold the dashboard's chosen unit in unit_name on every row (the 'Đơn vị'
+    filter then keeps every row) and mark the unit itself apart; the filter reaches those charts."""
+    b = _bundle()
+    datasets = _datasets(b)
+    short = {u for u, d in datasets.items() if d["table_name"] in
+             ("v_ranking_top_bottom", "v_indicator_top_bottom", "v_rank_neighbours")}
+    assert len(short) == 3
+    for uuid in short:
+        sql = datasets[uuid]["sql"]
+        assert "{% set chosen = filter_values('unit_name') %}" in sql.replace("{%-", "{%")
+        assert "{% if chosen %}{{ chosen[:1]|where_in }}{% else %}NULL::text{% endif %} AS unit_name" in sql
+        assert "units AS MATERIALIZED" in sql
+    for name, dash in ((n, d) for n, d in b.items() if n.startswith("dashboards/")):
+        charts = {v["meta"]["uuid"]: v["meta"]["chartId"] for v in dash["position"].values()
+                  if isinstance(v, dict) and v.get("type") == "CHART"}
+        on_short = {cid for u, cid in charts.items()
+                    if next(c for n, c in b.items() if n.startswith("charts/") and c["uuid"] == u)["dataset_uuid"]
+                    in short}
+        for f in dash["metadata"]["native_filter_configuration"]:
+            if f["targets"][0]["column"]["name"] == "unit_name":
+                assert not on_short & set(f["scope"]["excluded"]), (name, f["name"])
