@@ -87,6 +87,12 @@ CREATE TABLE marts.quality_source_freshness (source text, entity text, last_succ
 """
 
 DERIVED = """
+INSERT INTO marts.rpt_ranking_scores
+SELECT f.basis, w.ranking_code, f.unit_code, f.unit_valid_from, f.scope, f.period_type, f.period_start, f.period_end,
+       sum(w.multiplier * f.points), (SELECT sum(m.max_score) FROM weights m WHERE m.ranking_code = w.ranking_code)
+FROM marts.fct_indicator_values f JOIN weights w ON w.framework = f.framework
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
+
 INSERT INTO marts.rpt_qd766_scores
 SELECT basis, unit_code, unit_valid_from, scope, period_type, period_start, period_end,
        sum(points) FILTER (WHERE group_code = 'CKMB'), sum(points) FILTER (WHERE group_code = 'TDGQ'),
@@ -417,10 +423,11 @@ def load(conn: psycopg.Connection, seed: int = 26) -> None:
         cur.execute("CREATE TEMP TABLE bands (name_vi text, lower_bound numeric) ON COMMIT DROP")
         bands = [(r["name_vi"], r["lower_bound"]) for r in _seed("score_bands.csv") if r["framework"] == "QD766"]
         cur.executemany("INSERT INTO bands VALUES (%s, %s)", bands)
-        cur.execute("CREATE TEMP TABLE weights (ranking_code text, framework text, multiplier numeric) ON COMMIT DROP")
-        cur.executemany("INSERT INTO weights VALUES (%s, %s, %s)",
-                        [(r["ranking_code"], r["component_code"], r["multiplier"]) for r in _seed("ranking_weights.csv")
-                         if r["component_kind"] == "framework_total"])
+        cur.execute("CREATE TEMP TABLE weights (ranking_code text, framework text, multiplier numeric,"
+                    " max_score numeric) ON COMMIT DROP")
+        cur.executemany("INSERT INTO weights VALUES (%s, %s, %s, %s)",
+                        [(r["ranking_code"], r["component_code"], r["multiplier"], r["max_score"])
+                         for r in _seed("ranking_weights.csv") if r["component_kind"] == "framework_total"])
         cur.execute("CREATE TEMP TABLE groups (unit_group text, unit_type text, scope text) ON COMMIT DROP")
         cur.executemany("INSERT INTO groups VALUES (%s, %s, %s)",
                         [(r["unit_group"], r["unit_type"], r["scope"]) for r in _seed("ranking_groups.csv")])
