@@ -553,9 +553,13 @@ def test_rank_chart_follows_the_chosen_unit_and_its_neighbours(superset_dev: Sup
         months = conn.execute("SELECT count(DISTINCT period_start) FROM marts.rpt_unit_rankings"
                               " WHERE basis = 'current' AND ranking_code = 'CDS' AND period_type = 'month'"
                               " AND unit_group = 'SO_NGANH'").fetchone()[0]
-    # no unit chosen: the top of the largest group (ranks 1 to 3 in the latest month)
-    default = dashboard_view(client, "xep-hang-chuyen-doi-so", raw=True).rows[NEIGHBOURS]
-    assert {r["unit_label"] for r in default} == {n for n, k in communes.items() if k <= 3}
+    # no unit chosen: the top of the dashboard's default group (ranks 1 to 3 in the latest month); no group either:
+    # the top of the largest group
+    opened = dashboard_view(client, "xep-hang-chuyen-doi-so", raw=True)
+    assert opened.values["Nhóm đơn vị"] == ["Sở, ban, ngành"]
+    assert {r["unit_label"] for r in opened.rows[NEIGHBOURS]} == {n for n, k in departments.items() if k <= 3}
+    no_group = dashboard_view(client, "xep-hang-chuyen-doi-so", {"Nhóm đơn vị": []}, raw=True).rows[NEIGHBOURS]
+    assert {r["unit_label"] for r in no_group} == {n for n, k in communes.items() if k <= 3}
     # a department chosen: it (marked) and the departments two places above to two below it in September
     own = departments["Sở Tư pháp"]
     expected = {("▶ " if n == "Sở Tư pháp" else "") + n for n, k in departments.items() if abs(k - own) <= 2}
