@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import signal
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import uvicorn
@@ -87,7 +87,9 @@ def build_state(args: argparse.Namespace) -> SimState:
                 cfg.correction_rate[t] = lc
     clock = Clock()
     today = args.today or os.environ.get("CHISO_SIM_TODAY")
-    if today:
+    if today and "T" in today:  # an instant: the clock runs from it
+        clock.set(datetime.fromisoformat(today), running=True)
+    elif today:
         clock.set_today(date.fromisoformat(today))
     sim = Simulator(cfg, clock)
     return SimState.create(sim, faults)
@@ -183,7 +185,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--era", choices=("auto", "legacy"), default=os.environ.get("CHISO_PROVINCE_ERA") or "auto",
                    help="legacy: the old province of that code alone, no reform (e.g. 25 = old Phú Thọ); "
                         "env CHISO_PROVINCE_ERA")
-    s.add_argument("--today", help="simulated date (the clock keeps running); env CHISO_SIM_TODAY")
+    s.add_argument("--today", help="simulated date, or an ISO instant (the clock keeps running from it); "
+                                      "env CHISO_SIM_TODAY")
     s.add_argument("--client-id")
     s.add_argument("--client-secret")
     s.add_argument("--api-key")

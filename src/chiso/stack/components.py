@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from chiso.assets import (
     CONN_EDOC,
@@ -206,7 +207,18 @@ def simulator_env(s: Settings, creds: dict[str, str]) -> dict[str, str]:
         "CHISO_SIM_CLIENT_SECRET": creds["oss_client_secret"],
         "CHISO_SIM_API_KEY": creds["edoc_api_key"],
         "CHISO_SIM_NATIONAL_TOKEN": creds["national_token"],
-        # The simulated world's "today": the day after the demo window, so scheduled daily runs of the real
-        # date find nothing new instead of mixing 2026 data into the demo.
-        "CHISO_SIM_TODAY": os.environ.get("CHISO_SIM_TODAY") or (s.demo_end + timedelta(days=1)).isoformat(),
+        "CHISO_SIM_TODAY": os.environ.get("CHISO_SIM_TODAY") or sim_today(s),
     }
+
+
+def sim_today(s: Settings, now: datetime | None = None) -> str:
+    """The simulated world's "now": the day after the demo window, so scheduled daily runs of the real date find
+    nothing new instead of mixing 2026 data into the demo. A window that ended before yesterday starts the clock
+    at noon of that day: the e-signature report of the window's last day is delivered between 01:00 and 03:00
+    the next morning, and at the real time of day (say 01:25) it would not be there yet — the last day, and so
+    its month, would never be complete. A window ending yesterday keeps the real time: today's delivery is real."""
+    tz = ZoneInfo("Asia/Ho_Chi_Minh")
+    day = s.demo_end + timedelta(days=1)
+    if day < (now or datetime.now(tz)).astimezone(tz).date():
+        return datetime.combine(day, time(12), tz).isoformat()
+    return day.isoformat()
