@@ -143,6 +143,22 @@ def test_for_columns_expands_with_stable_names():
     assert spec.expectations[1].description_vi == "Không âm (cột b)"
 
 
+def test_for_columns_mapping_names_each_column_in_vietnamese():
+    spec = _suite(
+        {
+            "name": "key_present",
+            "for_columns": {"scope": "phạm vi", "period_start": "ngày đầu kỳ"},
+            "type": "ExpectColumnValuesToNotBeNull",
+            "severity": "critical",
+            "description_vi": "Khoá phải có giá trị (cột {column})",
+        }
+    )
+    assert [e.name for e in spec.expectations] == ["key_present__scope", "key_present__period_start"]
+    assert spec.expectations[0].kwargs == {"column": "scope"}
+    assert [e.description_vi for e in spec.expectations] == ["Khoá phải có giá trị (cột phạm vi)",
+                                                              "Khoá phải có giá trị (cột ngày đầu kỳ)"]
+
+
 @pytest.mark.parametrize(
     ("entry", "reason"),
     [

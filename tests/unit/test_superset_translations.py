@@ -99,7 +99,7 @@ def test_the_strings_of_issue_16_are_translated():
     for msgid in ("Filters and controls", "Apply filters", "Clear all", "Dashboards", "Settings", "Search %s records",
                   "%s record", "Waiting on %s", "Loading...", "No results", "Download", "View as table",
                   "Last queried at", "Cached %s", "Fetched %s", "Force refresh", "Enter fullscreen", "Sign in",
-                  "Logout", "Last week", "No filter", "%s option"):
+                  "Logout", "Last week", "No filter", "%s option", "Add the name of the dashboard"):
         assert msgid in pack and pack[msgid][0] != msgid, msgid
 
 
@@ -336,6 +336,19 @@ def detector() -> EnglishDetector:
 def test_detector_leaves_the_dashboards_vietnamese_alone(detector):
     texts = _asset_texts()
     assert len(texts) > 300 and "Xếp hạng chuyển đổi số" in texts
+    assert [str(f) for f in detector.flagged(texts)] == []
+
+
+def test_detector_leaves_the_quality_checks_vietnamese_alone(detector):
+    """The quality dashboard shows each suite's and check's Vietnamese description and hint to the viewer."""
+    from chiso.quality.config import list_suites, load_suite
+
+    texts = []
+    for name in list_suites():
+        suite = load_suite(name)
+        texts += [suite.description_vi, *(a.description_vi for a in suite.assets.values())]
+        texts += [t for e in suite.expectations for t in (e.description_vi, e.hint_vi)]
+    assert len(texts) > 200
     assert [str(f) for f in detector.flagged(texts)] == []
 
 

@@ -118,16 +118,18 @@ def _req(d: dict, key: str, where: str) -> Any:
 
 
 def _expand(raw: dict, where: str) -> list[dict]:
-    """`for_columns: [a, b]` expands one entry into one expectation per column (`name__a`, ...)."""
+    """`for_columns: [a, b]` expands one entry into one expectation per column (`name__a`, ...); as a mapping
+    (`{a: nhãn a}`) the description names each column by its Vietnamese label, which the quality dashboard shows."""
     cols = raw.get("for_columns")
     if not cols:
         return [raw]
+    labels = cols if isinstance(cols, dict) else {c: c for c in cols}
     out = []
-    for col in cols:
+    for col, label in labels.items():
         item = {k: v for k, v in raw.items() if k != "for_columns"}
         item["name"] = f"{raw['name']}__{col}"
         item["kwargs"] = {**(raw.get("kwargs") or {}), "column": col}
-        item["description_vi"] = str(raw.get("description_vi", "")).replace("{column}", col)
+        item["description_vi"] = str(raw.get("description_vi", "")).replace("{column}", str(label))
         out.append(item)
     return out
 
