@@ -16,6 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from browser_wait import settle  # noqa: E402
 from english_ui import PAGE_TEXTS_JS, EnglishDetector, superset_translations_dir  # noqa: E402
 from test_superset_dashboards import (  # noqa: E402
     CHROMIUM_ARGS,
@@ -105,7 +106,7 @@ def test_viewer_reads_only_vietnamese(live_stack, superset_admin, artifacts_dir)
             page = browser.new_page(viewport={"width": 1600, "height": 1200}, locale="vi-VN")
 
             def check(name: str) -> None:
-                page.wait_for_load_state("networkidle")
+                settle(page)
                 page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
                 texts = page.evaluate(PAGE_TEXTS_JS)
                 seen[name] = len(texts)

@@ -16,6 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import test_superset_fake_marts as fake
+from browser_wait import settle
 
 from chiso.settings import REPO_ROOT
 
@@ -140,7 +141,7 @@ def check_remembers_last_unit(target, login, chromium_args: list[str], shots: Pa
 
     def unit_and_period(page) -> tuple[str, str]:
         page.get_by_text(TITLE).first.wait_for(timeout=120_000)
-        page.wait_for_load_state("networkidle")
+        settle(page)
         unit = page.locator('[data-test="NATIVE_FILTER-improve-unit"] .ant-select-selection-item')
         unit.first.wait_for(timeout=60_000)
         period = page.locator('[data-test="NATIVE_FILTER-improve-period"] .ant-select-selection-item')
@@ -161,7 +162,7 @@ def check_remembers_last_unit(target, login, chromium_args: list[str], shots: Pa
             page.keyboard.type(chosen)
             page.locator(".ant-select-dropdown:visible .ant-select-item-option", has_text=chosen).first.click()
             page.locator('[data-test="filter-bar__apply-button"]').click()
-            page.wait_for_load_state("networkidle")
+            settle(page)
             for _ in range(60):  # the choice is saved as the page's filter state once applied
                 if "native_filters_key=" in page.url and unit_and_period(page)[0] == chosen:
                     break
@@ -175,7 +176,7 @@ def check_remembers_last_unit(target, login, chromium_args: list[str], shots: Pa
                     + ' [data-test="chart-grid-component"] .loading')
                     && document.querySelectorAll('[data-test="chart-grid-component"] table tbody tr').length >= 3""",
                 timeout=120_000)
-            again.wait_for_load_state("networkidle")
+            settle(again)
             again.screenshot(path=str(shots / f"superset-{SLUG}-don-vi-chon-lan-cuoi.png"), full_page=True)
             other = browser.new_context(viewport={"width": 1600, "height": 1200}, locale="vi-VN").new_page()
             login(other, type(target)(target.url, target.admin, admin_user, target.creds["superset_admin"]))
