@@ -87,8 +87,11 @@ def build_state(args: argparse.Namespace) -> SimState:
                 cfg.correction_rate[t] = lc
     clock = Clock()
     today = args.today or os.environ.get("CHISO_SIM_TODAY")
-    if today and "T" in today:  # an instant: the clock runs from it
-        clock.set(datetime.fromisoformat(today), running=True)
+    frozen = args.frozen or os.environ.get("CHISO_SIM_CLOCK", "running") == "frozen"
+    if today and "T" in today:  # an instant: the clock runs from it, or stands at it
+        clock.set(datetime.fromisoformat(today), running=not frozen)
+    elif frozen:
+        raise SystemExit("a frozen clock needs an instant (--today 2025-08-01T12:00:00+07:00)")
     elif today:
         clock.set_today(date.fromisoformat(today))
     sim = Simulator(cfg, clock)
@@ -187,6 +190,9 @@ def parser() -> argparse.ArgumentParser:
                         "env CHISO_PROVINCE_ERA")
     s.add_argument("--today", help="simulated date, or an ISO instant (the clock keeps running from it); "
                                       "env CHISO_SIM_TODAY")
+    s.add_argument("--frozen", action="store_true",
+                   help="the clock stands at the --today instant (a replayed past: nothing arrives late); "
+                        "env CHISO_SIM_CLOCK=frozen")
     s.add_argument("--client-id")
     s.add_argument("--client-secret")
     s.add_argument("--api-key")

@@ -7,8 +7,10 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from chiso.settings import Settings
-from chiso.stack.components import sim_today
+from chiso.stack.components import sim_clock, sim_today
 from chiso_simulator.engine import TZ
 from chiso_simulator.esign_drop import schedule
 from chiso_simulator.server import build_state, parser
@@ -35,3 +37,26 @@ def test_the_simulator_runs_its_clock_from_an_instant_and_the_last_day_is_delive
     first = schedule(state.sim, date(2025, 7, 31))[0]
     assert first.at <= now  # without faults, the day's first delivery is due by then
 
+
+
+def test_a_past_window_stands_still_and_a_live_one_runs(tmp_path, monkeypatch):
+    monkeypatch.delenv("CHISO_SIM_TODAY", raising=False)
+    at_0125 = datetime(2026, 12, 3, 1, 25, tzinfo=ICT)
+    assert sim_clock(_settings(tmp_path, date(2025, 7, 31)), at_0125) == {
+        "CHISO_SIM_TODAY": "2025-08-01T12:00:00+07:00", "CHISO_SIM_CLOCK": "frozen"}
+    assert sim_clock(_settings(tmp_path, date(2026, 12, 2)), at_0125) == {
+        "CHISO_SIM_TODAY": "2026-12-03", "CHISO_SIM_CLOCK": "running"}
+    monkeypatch.setenv("CHISO_SIM_TODAY", "2025-08-02")  # the operator's own date wins, and runs
+    assert sim_clock(_settings(tmp_path, date(2025, 7, 31)), at_0125)["CHISO_SIM_CLOCK"] == "running"
+
+
+def test_a_frozen_clock_stands_at_its_instant_and_late_corrections_wait(monkeypatch):
+    monkeypatch.setenv("CHISO_SIM_TODAY", "2025-08-01T12:00:00+07:00")
+    monkeypatch.setenv("CHISO_SIM_CLOCK", "frozen")
+    state = build_state(parser().parse_args(["serve"]))
+    first = state.sim.now()
+    assert state.sim.clock.state()["frozen"] and state.sim.now() == first
+    assert first == datetime(2025, 8, 1, 12, tzinfo=ICT)
+    monkeypatch.setenv("CHISO_SIM_TODAY", "2025-08-02")
+    with pytest.raises(SystemExit, match="instant"):
+        build_state(parser().parse_args(["serve"]))

@@ -207,8 +207,17 @@ def simulator_env(s: Settings, creds: dict[str, str]) -> dict[str, str]:
         "CHISO_SIM_CLIENT_SECRET": creds["oss_client_secret"],
         "CHISO_SIM_API_KEY": creds["edoc_api_key"],
         "CHISO_SIM_NATIONAL_TOKEN": creds["national_token"],
-        "CHISO_SIM_TODAY": os.environ.get("CHISO_SIM_TODAY") or sim_today(s),
+        **sim_clock(s),
     }
+
+
+def sim_clock(s: Settings, now: datetime | None = None) -> dict[str, str]:
+    """CHISO_SIM_TODAY and CHISO_SIM_CLOCK for the simulator, the operator's own values first."""
+    if os.environ.get("CHISO_SIM_TODAY"):
+        return {"CHISO_SIM_TODAY": os.environ["CHISO_SIM_TODAY"],
+                "CHISO_SIM_CLOCK": os.environ.get("CHISO_SIM_CLOCK", "running")}
+    today = sim_today(s, now)
+    return {"CHISO_SIM_TODAY": today, "CHISO_SIM_CLOCK": "frozen" if "T" in today else "running"}
 
 
 def sim_today(s: Settings, now: datetime | None = None) -> str:
@@ -216,7 +225,10 @@ def sim_today(s: Settings, now: datetime | None = None) -> str:
     nothing new instead of mixing 2026 data into the demo. A window that ended before yesterday starts the clock
     at noon of that day: the e-signature report of the window's last day is delivered between 01:00 and 03:00
     the next morning, and at the real time of day (say 01:25) it would not be there yet — the last day, and so
-    its month, would never be complete. A window ending yesterday keeps the real time: today's delivery is real."""
+    its month, would never be complete. That clock stands still (sim_clock): a replayed past where late corrections
+    of the window's last days would otherwise land while the pipeline runs, between the one-stop-shop extract and
+    the national portal's read of the same days, and the two would differ by what arrived in between. A window
+    ending yesterday keeps the real, running time: today's delivery and corrections are real."""
     tz = ZoneInfo("Asia/Ho_Chi_Minh")
     day = s.demo_end + timedelta(days=1)
     if day < (now or datetime.now(tz)).astimezone(tz).date():
