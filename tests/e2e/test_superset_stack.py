@@ -16,7 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from browser_wait import settle  # noqa: E402
+from browser_wait import page_screenshot, settle  # noqa: E402
 from english_ui import PAGE_TEXTS_JS, EnglishDetector, superset_translations_dir  # noqa: E402
 from test_superset_dashboards import (  # noqa: E402
     CHROMIUM_ARGS,
@@ -107,8 +107,8 @@ def test_viewer_reads_only_vietnamese(live_stack, superset_admin, artifacts_dir)
 
             def check(name: str) -> None:
                 settle(page)
-                page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
                 texts = page.evaluate(PAGE_TEXTS_JS)
+                page_screenshot(page, shots / f"{name}.png")
                 seen[name] = len(texts)
                 english[name] = [str(f) for f in detector.flagged(texts)]
 

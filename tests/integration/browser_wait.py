@@ -15,3 +15,19 @@ def settle(page, timeout: int = 30_000) -> None:
         page.wait_for_load_state("networkidle", timeout=timeout)
     except PlaywrightTimeout:
         print(f"superset: {page.url} still had requests in flight after {timeout} ms; going on", file=sys.stderr)
+
+
+def page_screenshot(page, path) -> None:
+    """A screenshot of the whole page, taken in a window as tall as the page. Playwright's own full-page capture
+    resizes the window for an instant, and on the reconciliation dashboard Superset then drops its chart grid
+    (seen every time in headless Chromium, never with an ordinary resize): the picture showed an empty dashboard."""
+    size = page.viewport_size
+    height = page.evaluate("document.documentElement.scrollHeight")
+    if size and height > size["height"]:
+        page.set_viewport_size({"width": size["width"], "height": height})
+        page.wait_for_timeout(1000)
+    try:
+        page.screenshot(path=str(path))
+    finally:
+        if size and height > size["height"]:
+            page.set_viewport_size(size)

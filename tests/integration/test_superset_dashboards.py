@@ -20,7 +20,7 @@ import improvement_dashboard as improve
 import pytest
 import test_superset_fake_marts as fake
 import yaml
-from browser_wait import settle
+from browser_wait import page_screenshot, settle
 
 from chiso.settings import REPO_ROOT, Settings
 from chiso.stack import components as comp
@@ -194,13 +194,24 @@ def dashboard_view(client: SupersetApi, slug: str, choose: dict[str, list] | Non
     return DashboardView({f["name"]: resolve(f) for f in filters}, rows)
 
 
-RANK_MOVES = "Đơn vị nào tăng, giảm hạng nhiều nhất so với kỳ trước?"
-
-
 def _all_newly_ranked(view: DashboardView) -> bool:
     """Does the view's ranking table list units and every one as ranked for the first time (no previous rank)?"""
     rows = view.rows.get("Bảng xếp hạng") or []
     return bool(rows) and all(r["rank_change_label"] == "mới xếp hạng" for r in rows)
+
+
+def _no_previous_period(view: DashboardView) -> bool:
+    """Does the unit's summary say it has no figures for the previous period?"""
+    rows = view.rows.get("Điểm hiện nay và khoảng cách lên xếp loại, lên hạng") or []
+    return bool(rows) and all(r["previous_total_text"] == "Không có số liệu kỳ trước" for r in rows)
+
+
+# Charts against the previous period, and what else on the dashboard says that period has nothing to compare with:
+# by the units of the time, a period right after 1/7/2025 holds only new units.
+AGAINST_PREVIOUS = {
+    "Đơn vị nào tăng, giảm hạng nhiều nhất so với kỳ trước?": _all_newly_ranked,
+    "Điểm từng chỉ số so với kỳ trước": _no_previous_period,
+}
 
 
 def check_dashboard_defaults(client: SupersetApi) -> dict[str, DashboardView]:
@@ -213,9 +224,7 @@ def check_dashboard_defaults(client: SupersetApi) -> dict[str, DashboardView]:
             assert view.values["Cơ sở số liệu"] == [CURRENT], slug
             historical = dashboard_view(client, slug, {"Cơ sở số liệu": [HISTORICAL]})
             empty = [name for name, rows in historical.rows.items() if not rows]
-            if RANK_MOVES in empty and _all_newly_ranked(historical):
-                # by the units of the time, a period right after 1/7/2025 ranks only new units: nothing moved
-                empty.remove(RANK_MOVES)
+            empty = [name for name in empty if not (name in AGAINST_PREVIOUS and AGAINST_PREVIOUS[name](historical))]
             assert not empty, f"{slug} by the units of the time: charts without rows: {empty}"
         empty = [name for name, rows in view.rows.items() if not rows]
         assert not empty, f"{slug}: charts without rows when opened: {empty}"
@@ -303,10 +312,10 @@ def browse_dashboards(target: SupersetTarget, shots: Path) -> dict[str, dict]:
                     '[data-test="chart-grid-component"] .alert-danger'
                 )
                 shot = shots / f"superset-{slug}.png"
-                page.screenshot(path=str(shot), full_page=True)
                 report[slug] = {"charts": charts.count(), "errors": errors.count(),
                                 "error_text": [errors.nth(i).inner_text()[:300] for i in range(errors.count())],
                                 "data_errors": list(data_errors), "screenshot": shot}
+                page_screenshot(page, shot)
             # writes from the viewer's own browser session, with the page's CSRF token
             chart_id = target.admin.list_all("chart", ("id", "slice_name"))[0]["id"]
             report["writes"] = page.evaluate("""async (chartId) => {
