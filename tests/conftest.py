@@ -20,6 +20,7 @@ import pytest
 
 from chiso.settings import Settings
 from chiso.stack import credentials, postgres, process
+from chiso.warehouse import connections
 
 ARTIFACTS = Path(os.environ.get("CHISO_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "var" / "test-artifacts"))
 
@@ -30,9 +31,10 @@ class Warehouse:
     creds: dict[str, str]
 
     def uri(self, role: str = "chiso_loader", db: str = postgres.WAREHOUSE_DB) -> str:
-        key = postgres.ROLES.get(role, "pg_superuser")
-        user = role if role in postgres.ROLES else postgres.SUPERUSER
-        return postgres.uri(self.settings, user, self.creds[key], db)
+        """`role`: a warehouse role (chiso_loader or loader, ..., postgres or superuser), or airflow / superset."""
+        if role in ("airflow", "superset"):  # roles of their own databases, not of the warehouse
+            return postgres.uri(self.settings, role, self.creds[postgres.ROLES[role]], db)
+        return connections.uri(self.settings, self.creds, role, db)
 
     def connect(self, role: str = "chiso_loader", **kw) -> psycopg.Connection:
         return psycopg.connect(self.uri(role), **kw)

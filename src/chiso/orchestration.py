@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import os
 from datetime import date, timedelta
-from urllib.parse import quote
+
+from chiso.warehouse.connections import build_uri
 
 log = logging.getLogger(__name__)
 
@@ -17,15 +18,18 @@ def warehouse_uri(conn_id: str) -> str:
     from airflow.sdk import BaseHook
 
     c = BaseHook.get_connection(conn_id)
-    return f"postgresql://{c.login}:{quote(c.password or '', safe='')}@{c.host}:{c.port or 5432}/{c.schema}"
+    return build_uri(c.host, c.port or 5432, c.schema, c.login, c.password)
 
 
 def transformer_uri() -> str:
     """dbt's role (reads staging, which the loader cannot), from the same variables the dbt profile reads."""
     e = os.environ
-    return (
-        f"postgresql://{e.get('CHISO_DBT_USER', 'chiso_transformer')}:{quote(e['CHISO_DBT_PASSWORD'], safe='')}"
-        f"@{e.get('CHISO_PG_HOST', '127.0.0.1')}:{e.get('CHISO_PG_PORT', '5432')}/{e.get('CHISO_PG_DB', 'chiso')}"
+    return build_uri(
+        e.get("CHISO_PG_HOST", "127.0.0.1"),
+        e.get("CHISO_PG_PORT", "5432"),
+        e.get("CHISO_PG_DB", "chiso"),
+        e.get("CHISO_DBT_USER", "chiso_transformer"),
+        e["CHISO_DBT_PASSWORD"],
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 
 @dataclass
@@ -52,14 +52,9 @@ class ConnFields:
 
 
 def warehouse_uri(c: ConnFields) -> str:
-    auth = ""
-    if c.login:
-        auth = quote(c.login, safe="")
-        if c.password:
-            auth += ":" + quote(c.password, safe="")
-        auth += "@"
-    port = f":{c.port}" if c.port else ""
-    return f"postgresql://{auth}{c.host or '127.0.0.1'}{port}/{c.schema or 'chiso'}"
+    from chiso.warehouse.connections import build_uri
+
+    return build_uri(c.host, c.port, c.schema, c.login, c.password)
 
 
 def receiver(c: ConnFields) -> tuple[str, str]:

@@ -53,13 +53,9 @@ class SourceConn:
 
 def warehouse_uri_from_airflow(conn: Any) -> str:
     """libpq URI from the warehouse_db connection (loader role)."""
-    from urllib.parse import quote
+    from chiso.warehouse.connections import build_uri
 
-    user = quote(conn.login or "", safe="")
-    pw = quote(conn.password or "", safe="")
-    auth = f"{user}:{pw}@" if pw else (f"{user}@" if user else "")
-    port = f":{conn.port}" if conn.port else ""
-    return f"postgresql://{auth}{conn.host or '127.0.0.1'}{port}/{conn.schema or 'chiso'}"
+    return build_uri(conn.host, conn.port, conn.schema, conn.login, conn.password)
 
 
 def as_date(v: date | str) -> date:

@@ -26,6 +26,7 @@ from chiso.quality.docs_assets import make_offline
 from chiso.quality.outcome import ExpectationOutcome, QualityOutcome, message_vi
 from chiso.quality.scratch import ScratchTables, drop_stale
 from chiso.quality.store import ensure_schema, plain_uri, write_outcome
+from chiso.warehouse.connections import with_driver
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def _home(home: Path | None) -> Path:
 
 
 def _sqlalchemy_uri(uri: str) -> str:
-    return "postgresql+psycopg://" + plain_uri(uri)[len("postgresql://") :]
+    return with_driver(uri, "psycopg")
 
 
 def _gx_context(home: Path):

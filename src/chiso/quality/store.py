@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import psycopg
 
 from chiso.quality.config import FreshnessConfig, load_freshness
+from chiso.warehouse.connections import plain_uri
 
 if TYPE_CHECKING:
     from chiso.quality.outcome import QualityOutcome
@@ -16,13 +17,7 @@ if TYPE_CHECKING:
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 RAW_SCHEMA_SQL = Path(__file__).resolve().parents[1] / "raw" / "schema.sql"
 
-
-def plain_uri(uri: str) -> str:
-    """psycopg wants postgresql://; accept SQLAlchemy-style URIs too."""
-    for prefix in ("postgresql+psycopg://", "postgresql+psycopg2://", "postgres://"):
-        if uri.startswith(prefix):
-            return "postgresql://" + uri[len(prefix) :]
-    return uri
+__all__ = ["ensure_schema", "freshness_view_sql", "plain_uri", "write_outcome"]
 
 
 def _ident(name: str) -> str:

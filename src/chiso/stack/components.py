@@ -11,7 +11,6 @@ import os
 import sys
 from datetime import datetime, time, timedelta
 from pathlib import Path
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from chiso.assets import (
@@ -24,6 +23,7 @@ from chiso.assets import (
 )
 from chiso.settings import Settings
 from chiso.stack import postgres
+from chiso.warehouse import connections as connections_  # `connections` is this module's AIRFLOW_CONN_* builder
 
 SIM_CLIENT_ID = "chiso-warehouse"
 AIRFLOW_ADMIN = "admin"
@@ -40,6 +40,7 @@ def connections(s: Settings, creds: dict[str, str]) -> dict[str, str]:
 
     A value already in the environment wins: that is how a deployment points the DAGs at real systems.
     """
+    loader = connections_.target(s, creds, "loader")
     defaults = {
         CONN_ONE_STOP_SHOP: _conn_json(
             "http", host=s.host, port=s.oss_port, schema="http",
@@ -58,8 +59,8 @@ def connections(s: Settings, creds: dict[str, str]) -> dict[str, str]:
             extra={"root_department_id": f"000.00.00.H{s.province}", "timeout": 300},
         ),
         CONN_WAREHOUSE: _conn_json(
-            "postgres", host=s.host, port=s.pg_port, schema=postgres.WAREHOUSE_DB,
-            login="chiso_loader", password=creds["pg_loader"],
+            "postgres", host=loader.host, port=loader.port, schema=loader.dbname,
+            login=loader.user, password=loader.password,
         ),
     }
     env = {}
@@ -87,7 +88,6 @@ def airflow_home(s: Settings) -> Path:
 
 def airflow_env(s: Settings, creds: dict[str, str]) -> dict[str, str]:
     home = airflow_home(s)
-    pw = quote(creds["pg_airflow"], safe="")
     env = {
         **os.environ,
         "PATH": f"{s.venv_bin('airflow')}:{os.environ.get('PATH', '/usr/bin:/bin')}",
@@ -105,7 +105,9 @@ def airflow_env(s: Settings, creds: dict[str, str]) -> dict[str, str]:
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{AIRFLOW_ADMIN}:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://{s.host}:{s.airflow_port}/execution/",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://airflow:{pw}@{s.host}:{s.pg_port}/airflow",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": connections_.build_uri(
+            s.host, s.pg_port, "airflow", "airflow", creds["pg_airflow"], driver="psycopg2"
+        ),
         "AIRFLOW__API__HOST": s.host,
         "AIRFLOW__API__PORT": str(s.airflow_port),
         "AIRFLOW__API__WORKERS": "1",
@@ -161,7 +163,6 @@ def superset_home(s: Settings) -> Path:
 
 
 def superset_env(s: Settings, creds: dict[str, str]) -> dict[str, str]:
-    pw = quote(creds["pg_superset"], safe="")
     return {
         **os.environ,
         "PATH": f"{s.venv_bin('superset')}:{os.environ.get('PATH', '/usr/bin:/bin')}",
@@ -169,7 +170,9 @@ def superset_env(s: Settings, creds: dict[str, str]) -> dict[str, str]:
         "SUPERSET_CONFIG_PATH": str(s.repo / "superset" / "superset_config.py"),
         "FLASK_APP": "superset",
         "SUPERSET_SECRET_KEY": creds["superset_secret_key"],
-        "SUPERSET_METADATA_URI": f"postgresql+psycopg2://superset:{pw}@{s.host}:{s.pg_port}/superset",
+        "SUPERSET_METADATA_URI": connections_.build_uri(
+            s.host, s.pg_port, "superset", "superset", creds["pg_superset"], driver="psycopg2"
+        ),
         "SCARF_ANALYTICS": "false",
         "DO_NOT_TRACK": "1",
     }

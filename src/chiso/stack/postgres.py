@@ -12,13 +12,13 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 from chiso.settings import Settings
+from chiso.warehouse import connections
 
 PG_OS_USER = "chiso-pg"
-WAREHOUSE_DB = "chiso"
-SUPERUSER = "postgres"
+WAREHOUSE_DB = connections.WAREHOUSE_DB
+SUPERUSER = connections.SUPERUSER
 
 # role name -> (credentials key, role attributes)
 ROLES = {
@@ -61,7 +61,8 @@ def _chown(path: Path) -> None:
 
 
 def uri(s: Settings, role: str, password: str, db: str = WAREHOUSE_DB) -> str:
-    return f"postgresql://{role}:{quote(password, safe='')}@{s.host}:{s.pg_port}/{db}"
+    """Any role of this server (airflow and superset included) by name and password."""
+    return connections.build_uri(s.host, s.pg_port, db, role, password)
 
 
 def is_initialised(s: Settings) -> bool:
@@ -191,7 +192,7 @@ def bootstrap(s: Settings, creds: dict[str, str]) -> None:
     from chiso.quality.store import ensure_schema as ensure_quality_schema
     from chiso.raw.loader import ensure_schema as ensure_raw_schema
 
-    with psycopg.connect(uri(s, "chiso_loader", creds["pg_loader"]), autocommit=True) as conn:
+    with psycopg.connect(connections.uri(s, creds, "loader"), autocommit=True) as conn:
         ensure_raw_schema(conn)
         ensure_quality_schema(conn)
 

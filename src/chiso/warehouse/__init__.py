@@ -1,0 +1,1 @@
+"""The warehouse database itself: how every role connects (connections)."""
