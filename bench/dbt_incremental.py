@@ -83,10 +83,10 @@ def load_days(uri: str, sim: Simulator, start: date, end: date, run_id: str, chu
 
 
 def reset(settings: Settings, creds: dict[str, str]) -> None:
-    """Drop raw and every dbt schema, then bootstrap again (like tests/conftest.py fresh_schema)."""
+    """Drop raw, its version and every dbt schema, then bootstrap again (like tests/conftest.py fresh_schema)."""
     su = postgres.uri(settings, postgres.SUPERUSER, creds["pg_superuser"])
     with psycopg.connect(su, autocommit=True) as conn:
-        for schema in ("raw", "quality", "exports"):
+        for schema in ("raw", "quality", "exports", "chiso_meta"):  # chiso_meta: the migrations' version table
             conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         for (schema,) in conn.execute(
             "SELECT nspname FROM pg_namespace WHERE nspowner = 'chiso_transformer'::regrole"

@@ -165,9 +165,10 @@ def warehouse() -> Iterator[Warehouse]:
 
 @pytest.fixture
 def fresh_schema(warehouse: Warehouse) -> Iterator[Warehouse]:
-    """Empty raw/quality/exports/marts and dbt schemas before a test that needs a clean warehouse."""
+    """Empty raw/quality/exports/marts and dbt schemas (and the migrations' version table) before a test that
+    needs a clean warehouse; bootstrap migrates it back to head."""
     with warehouse.connect("postgres", autocommit=True) as conn:
-        for schema in ("raw", "quality", "exports"):
+        for schema in ("raw", "quality", "exports", "chiso_meta"):
             conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         for (schema,) in conn.execute(
             "SELECT nspname FROM pg_namespace WHERE nspowner = 'chiso_transformer'::regrole"

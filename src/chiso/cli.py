@@ -88,6 +88,32 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0 if st["healthy"] else 1
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Upgrade the warehouse's schema to the newest revision as its owner (chiso_loader), then sync the freshness
+    view. The multi-machine deployment runs it once per release (docker-compose's warehouse-migrate); `chiso up`
+    runs the same at every start."""
+    import os
+
+    from chiso.stack import credentials, postgres
+    from chiso.warehouse import connections, schema
+
+    if args.uri:
+        where = args.uri
+    else:
+        # Same variables as dbt's profile and docker-compose's services; the local stack's defaults otherwise.
+        s = Settings(host=os.environ.get("CHISO_PG_HOST") or Settings.host)
+        where = connections.target(s, credentials.load(s.home), "loader", os.environ.get("CHISO_PG_DB") or "chiso")
+    try:
+        r = postgres.upgrade_warehouse(where)
+    except schema.MigrationError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    what = ", ".join(r.applied) if r.applied else "không có gì cần áp dụng"
+    adopted = " (kho tạo trước khi có migration: nhận ở phiên bản gốc 0001)" if r.adopted else ""
+    print(f"Lược đồ kho dữ liệu: {r.before or 'trống'} → {r.after} ({what}){adopted}")
+    return 0
+
+
 def cmd_pipeline(args: argparse.Namespace) -> int:
     from chiso.airflow_client import AirflowClient
     from chiso.pipeline import run_pipeline
@@ -132,6 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
     st = sub.add_parser("status", help="health of every component; exit 0 only when all are healthy")
     st.add_argument("--json", action="store_true")
     st.set_defaults(func=cmd_status)
+    mg = sub.add_parser("migrate", help="upgrade the warehouse's schema (raw, quality, exports) to the newest revision")
+    mg.add_argument("--uri", help="the warehouse as its owner chiso_loader (default: CHISO_PG_HOST/PORT/DB and"
+                    " the loader's password from CHISO_SECRET_PG_LOADER or var/secrets.json)")
+    mg.set_defaults(func=cmd_migrate)
     pl = sub.add_parser("pipeline", help="run extract → quality → transform → export for a window via Airflow")
     pl.add_argument("--start", type=cli_args.iso_date, required=True, help="first day, YYYY-MM-DD")
     pl.add_argument("--end", type=cli_args.iso_date, required=True, help="last day, YYYY-MM-DD (today at the latest)")

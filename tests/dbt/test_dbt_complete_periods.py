@@ -52,7 +52,7 @@ def world(warehouse, tmp_path_factory):
     """The warehouse emptied, the hand-made registers with daily rows for 10/5–14/7, their interfaces served, a
     national receiver, and dbt run against the warehouse."""
     with warehouse.connect("postgres", autocommit=True) as conn:
-        for schema in ("raw", "quality", "exports", "staging", "intermediate", "marts", "seeds"):
+        for schema in ("raw", "quality", "exports", "chiso_meta", "staging", "intermediate", "marts", "seeds"):
             conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         conn.execute("GRANT TEMPORARY ON DATABASE chiso TO chiso_transformer")  # dbt's incremental staging
     from chiso.stack import postgres

@@ -90,7 +90,7 @@ def _x2_documents(counts: tuple = X2_DOCUMENTS, stamp: str = f"{DAY}T18:00:00+07
 @pytest.fixture(scope="module")
 def world(warehouse, tmp_path_factory):
     with warehouse.connect("postgres", autocommit=True) as conn:
-        for schema in ("raw", "quality", "exports", "staging", "intermediate", "marts", "seeds"):
+        for schema in ("raw", "quality", "exports", "chiso_meta", "staging", "intermediate", "marts", "seeds"):
             conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         conn.execute("GRANT TEMPORARY ON DATABASE chiso TO chiso_transformer")  # dbt's incremental staging
     from chiso.stack import postgres

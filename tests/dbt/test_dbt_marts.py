@@ -37,7 +37,7 @@ def sources(tmp_path_factory):
 def built(warehouse, sources, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("dbt")
     with warehouse.connect("postgres", autocommit=True) as conn:
-        for schema in ("raw", "staging", "intermediate", "marts", "seeds"):
+        for schema in ("raw", "chiso_meta", "staging", "intermediate", "marts", "seeds"):
             conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         # dbt's incremental materialization stages rows in temporary tables
         conn.execute("GRANT TEMPORARY ON DATABASE chiso TO chiso_transformer")

@@ -56,7 +56,7 @@ def reset(warehouse) -> None:
     from chiso.stack import postgres
 
     with warehouse.connect("postgres", autocommit=True) as conn:
-        for schema in ("raw", "quality", "exports", "staging", "intermediate", "marts", "seeds"):
+        for schema in ("raw", "quality", "exports", "chiso_meta", "staging", "intermediate", "marts", "seeds"):
             conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         for (schema,) in conn.execute(
             "SELECT nspname FROM pg_namespace WHERE nspowner = 'chiso_transformer'::regrole"

@@ -40,7 +40,7 @@ def sim() -> Simulator:
 @pytest.fixture(scope="module")
 def built(warehouse, sim, tmp_path_factory):
     with warehouse.connect("postgres", autocommit=True) as conn:
-        for schema in ("raw", "staging", "intermediate", "marts", "seeds"):
+        for schema in ("raw", "chiso_meta", "staging", "intermediate", "marts", "seeds"):
             conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         conn.execute("GRANT TEMPORARY ON DATABASE chiso TO chiso_transformer")
     from chiso.stack import postgres

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, timedelta
-from pathlib import Path
 
 import psycopg
 
-RAW_SQL = Path(__file__).resolve().parents[2] / "src" / "chiso" / "raw" / "schema.sql"
 START, END = date(2024, 1, 1), date(2024, 1, 10)
 WINDOW = (START, date(2024, 1, 31))
 PROVINCE = "000.00.00.H26"
@@ -93,7 +91,7 @@ def insert(conn, table: str, rows: list[dict]) -> None:
 
 
 def load_clean(conn: psycopg.Connection) -> None:
-    conn.execute(RAW_SQL.read_text(encoding="utf-8"))
+    """Into a warehouse at the migrations' head (fixture fresh_schema)."""
     b = audit(conn, "one_stop_shop", "units", None, None)
     insert(
         conn,

@@ -68,7 +68,7 @@ def _window(wh, rcv, tmp_path, window, stmts, name):
     start, end, today = window
     httpx.post(f"{rcv.url}/_sim/reset").raise_for_status()  # a new national system for each window
     with wh.connect("postgres", autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS exports.submission_attempts, exports.submissions")
+        conn.execute("TRUNCATE exports.submission_attempts, exports.submissions RESTART IDENTITY")
     with wh.connect("chiso_transformer", autocommit=True) as conn:
         build_marts(conn, start, end)
 

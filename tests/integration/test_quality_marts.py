@@ -499,7 +499,6 @@ def _rankings(scores: list[dict]) -> list[dict]:
 @pytest.fixture
 def reform_marts(fresh_schema):
     with fresh_schema.connect("chiso_loader", autocommit=True) as conn:
-        conn.execute(qd.RAW_SQL.read_text(encoding="utf-8"))
         b = qd.audit(conn, "one_stop_shop", "units", None, None)
         qd.insert(
             conn,

@@ -8,7 +8,6 @@ import os
 from datetime import date
 
 import pytest
-import quality_data as qd
 
 from chiso.quality import validate
 
@@ -53,8 +52,6 @@ def _run(wh, tmp_path, run_id):
 
 
 def test_dossier_rows_belong_to_a_unit_valid_on_their_day(fresh_schema, tmp_path):
-    with fresh_schema.connect("chiso_loader", autocommit=True) as conn:
-        conn.execute(qd.RAW_SQL.read_text(encoding="utf-8"))
     with fresh_schema.connect("chiso_transformer", autocommit=True) as conn:
         conn.execute(STAGING_DDL)
         conn.execute(

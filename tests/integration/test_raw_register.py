@@ -24,7 +24,8 @@ from chiso.raw.entities import (
     parse_record,
     row_hash,
 )
-from chiso.raw.loader import RecordPage, SourceRow, ensure_schema, load_batch
+from chiso.raw.loader import RecordPage, SourceRow, load_batch
+from chiso.warehouse.schema import MIGRATIONS_DIR, migrate
 
 pytestmark = pytest.mark.postgres
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -303,18 +304,19 @@ def test_reused_identifier_loads_on_both_sides_on_the_fast_path(fresh_schema, mo
 
 
 def test_existing_warehouse_gains_the_column_and_keeps_its_versions(fresh_schema):
-    """A warehouse created before donViKeThua: the DDL adds the column in place (the latest view shows it), the
-    versions stored then read '{}' and keep their hash, so the same register loads as unchanged; a changed
-    successor list is a new version; a register server from before the reform (no donViKeThua) is no drift."""
+    """A warehouse created before donViKeThua (and before the migrations): adopting it at the baseline adds the
+    column in place (the latest view shows it), the versions stored then read '{}' and keep their hash, so the
+    same register loads as unchanged; a changed successor list is a new version; a register server from before
+    the reform (no donViKeThua) is no drift."""
     wh = fresh_schema
-    ddl = loader.schema_sql()
+    ddl = (MIGRATIONS_DIR / "sql" / "0001_raw.sql").read_text(encoding="utf-8")
     old_ddl = "\n".join(line for line in ddl.splitlines() if "don_vi_ke_thua" not in line)
     assert old_ddl != ddl
     pre_reform = [{k: v for k, v in unit(c).items() if k != "donViKeThua"} for c in (A, B, G)]
     with wh.connect(autocommit=True) as conn:
         conn.execute("DROP TABLE raw.oss_units CASCADE")  # and its latest view
         conn.execute(old_ddl)
-        conn.execute("DELETE FROM raw.schema_version")  # as recorded by the code of that time
+        conn.execute("DROP TABLE chiso_meta.alembic_version")  # the code of that time had no migrations
         assert "don_vi_ke_thua" not in [c.name for c in conn.execute("SELECT * FROM raw.oss_units_latest").description]
         batch = "00000000-0000-0000-0000-0000000000aa"
         for rec in pre_reform:
@@ -326,8 +328,9 @@ def test_existing_warehouse_gains_the_column_and_keeps_its_versions(fresh_schema
                 (*(values[c] for c in OSS_UNITS.columns if c != "don_vi_ke_thua"), batch,
                  row_hash(OSS_UNITS, values)),
             )  # fmt: skip
-        ensure_schema(conn)
-        ensure_schema(conn)  # idempotent
+    assert migrate(wh.uri()).adopted
+    assert migrate(wh.uri()).applied == []  # idempotent
+    with wh.connect(autocommit=True) as conn:
         cols = [c.name for c in conn.execute("SELECT * FROM raw.oss_units_latest").description]
     assert "don_vi_ke_thua" in cols
     assert q(wh, "SELECT DISTINCT don_vi_ke_thua FROM raw.oss_units") == [([],)]

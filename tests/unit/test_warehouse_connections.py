@@ -1,4 +1,4 @@
-"""One module builds every warehouse connection string."""
+"""One module builds every warehouse connection string; the migrations' head is what the load paths expect."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from chiso.settings import Settings
 from chiso.stack import components, postgres
-from chiso.warehouse import connections
+from chiso.warehouse import connections, schema
 
 CREDS = {
     "pg_superuser": "su pw",
@@ -77,3 +77,38 @@ def test_stack_callers_go_through_the_module(s):
     conns = components.connections(s, {**CREDS, "oss_client_secret": "x", "edoc_api_key": "x", "national_token": "x"})
     assert '"password": "p@ss/wo:rd%"' in conns["AIRFLOW_CONN_WAREHOUSE_DB"]
     assert '"login": "chiso_loader"' in conns["AIRFLOW_CONN_WAREHOUSE_DB"]
+
+
+def test_head_constant_is_the_scripts_head_and_history_is_linear():
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(schema.alembic_config())
+    assert scripts.get_heads() == [schema.HEAD]
+    order = [r.revision for r in scripts.walk_revisions("base", "heads")][::-1]
+    assert order == sorted(order) and order[0] == "0001"
+
+
+def test_not_at_head_message_names_the_command():
+    msg = str(schema.SchemaNotAtHead(None))
+    assert msg.startswith("Kho dữ liệu chưa ở phiên bản lược đồ mới nhất")
+    assert schema.HEAD in msg and msg.endswith("chạy ./chiso migrate")
+
+
+def test_schema_sql_lives_only_with_the_migrations():
+    """No module applies DDL files of its own any more: the only SQL files are the migrations' and the
+    superuser's grants."""
+    from chiso.settings import REPO_ROOT
+
+    src = REPO_ROOT / "src" / "chiso"
+    found = {str(p.relative_to(src)) for p in src.rglob("*.sql")}
+    assert found == {
+        "stack/warehouse_grants.sql",
+        *(f"warehouse/migrations/sql/{n}" for n in ("0001_raw.sql", "0001_quality.sql", "0001_exports.sql")),
+    }
+
+
+def test_cli_has_migrate():
+    from chiso.cli import build_parser
+
+    args = build_parser().parse_args(["migrate", "--uri", "postgresql://u@h/d"])
+    assert args.func.__name__ == "cmd_migrate" and args.uri == "postgresql://u@h/d"

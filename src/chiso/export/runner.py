@@ -27,7 +27,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,7 @@ from chiso.export.client import ACCEPTED, PERMANENT, TRANSIENT, UNAUTHORIZED, At
 from chiso.export.periods import REPORTS, Period, complete_periods, is_due
 from chiso.export.schema import validation_errors
 from chiso.export.xlsx import write_xlsx
+from chiso.warehouse.schema import require_head
 
 try:  # pretty JSON copies without the pure-Python indenting encoder (see _pretty_json)
     import msgspec
@@ -124,11 +124,6 @@ class ReceiverUnauthorized(RuntimeError):
 
 def idempotency_key(report: str, period_type: str, period_start: date, unit: str, revision: int) -> uuid.UUID:
     return uuid.uuid5(KEY_NAMESPACE, f"{report}|{period_type}|{period_start.isoformat()}|{unit}|{revision}")
-
-
-def ensure_schema(conn: psycopg.Connection) -> None:
-    ddl = resources.files("chiso.export").joinpath("store.sql").read_text(encoding="utf-8")
-    conn.execute(ddl)
 
 
 def _label(row: dict) -> str:
@@ -628,7 +623,7 @@ def run_exports(
         NationalClient(receiver_url, token, timeout=policy.timeout, transport=transport) as client,
         _Lock(conn),
     ):
-        ensure_schema(conn)
+        require_head(conn)
         try:
             # 1. Resume earlier runs' pending revisions before deciding on corrections.
             receiver_up = _send_all(conn, client, policy, run_id, sleep, summary)
@@ -687,7 +682,7 @@ def list_submissions(
     warehouse_uri: str, *, status: str | None = None, report: str | None = None, limit: int = 200
 ) -> list[dict]:
     with psycopg.connect(warehouse_uri, autocommit=True) as conn:
-        ensure_schema(conn)
+        require_head(conn)
         rows = _rows(
             conn,
             "SELECT submission_id, report_code, period_type, period_start, period_end, reporting_unit, revision,"
@@ -704,7 +699,7 @@ def list_submissions(
 def show_document(warehouse_uri: str, submission_id: int) -> dict:
     """A submission with its document, the figures changed since the previous revision, and its attempts."""
     with psycopg.connect(warehouse_uri, autocommit=True) as conn:
-        ensure_schema(conn)
+        require_head(conn)
         row = _get(conn, submission_id)
         row.pop("document_text")
         row["attempts_log"] = _rows(
@@ -745,7 +740,7 @@ def resend(
         NationalClient(receiver_url, token, timeout=policy.timeout, transport=transport) as client,
         _Lock(conn),
     ):
-        ensure_schema(conn)
+        require_head(conn)
         row = _get(conn, submission_id)
         period = _period_of(row)
         if row["status"] == "accepted":

@@ -27,7 +27,8 @@ import psycopg
 
 from chiso.extract.common import ExtractSummary, SourceConn, as_date
 from chiso.raw.entities import ESIGN_HEADERS, ESIGN_SIGNATURES_DAILY
-from chiso.raw.loader import LoadError, SourceRow, ensure_schema, load_batch
+from chiso.raw.loader import LoadError, SourceRow, load_batch
+from chiso.warehouse.schema import require_head
 
 log = logging.getLogger(__name__)
 
@@ -287,7 +288,7 @@ def extract(
     summary = ExtractSummary(SOURCE, start, end)
     files = scan(root, start, end)
     with psycopg.connect(warehouse_uri, autocommit=True, application_name="chiso-esign") as db:
-        ensure_schema(db)
+        require_head(db)
         for f in files:
             sha = file_sha256(f.path)
             if _seen(db, f.rel, sha):

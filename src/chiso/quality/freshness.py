@@ -9,15 +9,16 @@ import psycopg
 from psycopg.rows import dict_row
 
 from chiso.quality.config import load_freshness
-from chiso.quality.store import ensure_schema, plain_uri
+from chiso.quality.store import plain_uri, sync_freshness
 
 
 def freshness(warehouse_uri: str, *, expectations_dir: Path | None = None) -> list[dict[str, Any]]:
-    """Rows of quality.source_freshness (creating it when missing), one per configured source/entity.
+    """Rows of quality.source_freshness (thresholds and view synced from the configuration first), one per
+    configured source/entity.
 
     `status`: ok | late | failing | never_loaded; `status_vi` explains it in Vietnamese."""
     with psycopg.connect(plain_uri(warehouse_uri), autocommit=True) as conn:
-        ensure_schema(conn, load_freshness(expectations_dir))
+        sync_freshness(conn, load_freshness(expectations_dir))
         with conn.cursor(row_factory=dict_row) as cur:
             cur.execute("SELECT * FROM quality.source_freshness ORDER BY source, entity")
             return [dict(r) for r in cur.fetchall()]

@@ -25,7 +25,7 @@ from chiso.quality.config import ROW_LEVEL_TYPES, SuiteSpec, load_freshness, loa
 from chiso.quality.docs_assets import make_offline
 from chiso.quality.outcome import ExpectationOutcome, QualityOutcome, message_vi
 from chiso.quality.scratch import ScratchTables, drop_stale
-from chiso.quality.store import ensure_schema, plain_uri, write_outcome
+from chiso.quality.store import plain_uri, sync_freshness, write_outcome
 from chiso.warehouse.connections import with_driver
 
 log = logging.getLogger(__name__)
@@ -324,7 +324,7 @@ def validate_many(
         psycopg.connect(plain_uri(read_uri or warehouse_uri), autocommit=True) as data_conn,
         ScratchTables(warehouse_uri) as scratch,
     ):
-        ensure_schema(conn, load_freshness(expectations_dir))
+        sync_freshness(conn, load_freshness(expectations_dir))
         drop_stale(conn)
         if read_uri is None:  # start every table now: PostgreSQL builds them while GX is imported
             for spec in specs:

@@ -1,23 +1,21 @@
-"""The quality schema: DDL (idempotent, as chiso_loader), result rows, and the freshness view."""
+"""The quality layer's rows: validation results, and the freshness view generated from expectations/freshness.yml.
+Its tables are the migrations' (chiso.warehouse); this module only writes rows and syncs configuration."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import psycopg
 
 from chiso.quality.config import FreshnessConfig, load_freshness
 from chiso.warehouse.connections import plain_uri
+from chiso.warehouse.schema import require_head
 
 if TYPE_CHECKING:
     from chiso.quality.outcome import QualityOutcome
 
-SCHEMA_SQL = Path(__file__).with_name("schema.sql")
-RAW_SCHEMA_SQL = Path(__file__).resolve().parents[1] / "raw" / "schema.sql"
-
-__all__ = ["ensure_schema", "freshness_view_sql", "plain_uri", "write_outcome"]
+__all__ = ["freshness_view_sql", "plain_uri", "sync_freshness", "write_outcome"]
 
 
 def _ident(name: str) -> str:
@@ -102,16 +100,15 @@ def _lit(v: str) -> str:
     return "'" + v.replace("'", "''") + "'::text"
 
 
-def ensure_schema(conn: psycopg.Connection, freshness: FreshnessConfig | None = None) -> None:
-    """Create the quality tables and the freshness view. The raw DDL is applied first when the raw
-    layer is missing (a fresh warehouse), since the view reads raw.load_audit."""
+def sync_freshness(conn: psycopg.Connection, freshness: FreshnessConfig | None = None) -> None:
+    """Bring quality.freshness_thresholds and the quality.source_freshness view in line with
+    expectations/freshness.yml. Configuration, not schema: the tables come from the migrations, and a warehouse
+    not at their head fails here at once (SchemaNotAtHead names the command to run)."""
+    require_head(conn)
     cfg = freshness or load_freshness()
     with conn.transaction():
-        # Serialise concurrent DDL of parallel quality tasks (CREATE OR REPLACE VIEW races otherwise).
+        # Serialise parallel quality tasks (CREATE OR REPLACE VIEW races otherwise).
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('chiso.quality.ddl'))")
-        if conn.execute("SELECT to_regclass('raw.load_audit')").fetchone()[0] is None:
-            conn.execute(RAW_SCHEMA_SQL.read_text(encoding="utf-8"))
-        conn.execute(SCHEMA_SQL.read_text(encoding="utf-8"))
         with conn.cursor() as cur:
             cur.executemany(
                 """INSERT INTO quality.freshness_thresholds

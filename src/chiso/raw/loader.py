@@ -24,7 +24,6 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from importlib import resources
 from itertools import repeat
 from operator import itemgetter
 from typing import Any
@@ -46,12 +45,12 @@ from chiso.raw.entities import (
     unexpected_fields,
 )
 from chiso.raw.register import UnitRegister, UnitVersion, check_snapshot
+from chiso.warehouse.schema import require_head
 
 log = logging.getLogger(__name__)
 
 TOMBSTONE_HASH = "deleted"
 STALE_ERROR = "Lượt tải bị gián đoạn (tiến trình dừng trước khi hoàn tất); không có phiên bản nào được ghi"
-SCHEMA_LOCK = 0x63_68_69_73  # advisory lock id serialising DDL of the raw schema
 # Two-key advisory locks. (BATCH_LOCK, hashtext(batch id)) is held by a live batch for its whole life, so an
 # audit left `running` whose lock is free belongs to a loader that died. (COMMIT_LOCK, hashtext(entity lock id))
 # serialises the versioning transactions of an entity; batches stage concurrently (e.g. date chunks).
@@ -127,26 +126,6 @@ class BatchResult:
         return d
 
 
-def schema_sql() -> str:
-    return resources.files("chiso.raw").joinpath("schema.sql").read_text(encoding="utf-8")
-
-
-def ensure_schema(conn: psycopg.Connection) -> None:
-    """Apply the raw DDL when it changed (idempotent). Serialised so concurrent loaders do not race
-    on CREATE; skipped when the recorded digest matches, so routine loads take no DDL locks."""
-    ddl = schema_sql()
-    digest = hashlib.sha256(ddl.encode()).hexdigest()
-    exists = conn.execute("SELECT to_regclass('raw.schema_version') IS NOT NULL").fetchone()[0]
-    if exists and conn.execute("SELECT 1 FROM raw.schema_version WHERE digest = %s", (digest,)).fetchone():
-        return
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-        conn.execute(ddl)
-        conn.execute("CREATE TABLE IF NOT EXISTS raw.schema_version (digest text PRIMARY KEY, applied_at timestamptz)")
-        conn.execute("DELETE FROM raw.schema_version")
-        conn.execute("INSERT INTO raw.schema_version VALUES (%s, now())", (digest,))
-
-
 def _lock_id(entity: Entity) -> str:
     return f"chiso.raw.{entity.name}"
 
@@ -206,7 +185,7 @@ def unit_register(conn: psycopg.Connection) -> UnitRegister | None:
 def registered_units(warehouse_uri: str) -> UnitRegister | None:
     """unit_register() over a short connection (None while the register has never been loaded)."""
     with psycopg.connect(warehouse_uri, autocommit=True) as conn:
-        ensure_schema(conn)
+        require_head(conn)
         return unit_register(conn)
 
 
@@ -904,7 +883,7 @@ def load_batch(
         scope={c: scope[c] for c in entity.scope_columns} if entity.scope_columns else None,
     )
     with psycopg.connect(warehouse_uri, autocommit=True, application_name="chiso-loader") as conn:
-        ensure_schema(conn)
+        require_head(conn)  # the tables are the migrations' (./chiso migrate); a load takes no DDL lock
         # Our batch lock before our audit exists, so no other loader can take the audit for a dead one's.
         conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (BATCH_LOCK, result.batch_id))
         # Shared: batches of this code stage side by side; a holder of the exclusive entity lock is waited for.

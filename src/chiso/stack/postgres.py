@@ -169,8 +169,8 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def bootstrap(s: Settings, creds: dict[str, str]) -> None:
-    """Create roles, databases and the warehouse's schemas and grants. Idempotent."""
+def provision(s: Settings, creds: dict[str, str]) -> None:
+    """As the superuser: roles, databases, schemas and grants (warehouse_grants.sql). Idempotent."""
     su = creds["pg_superuser"]
     for role, key in ROLES.items():
         pw = _literal(creds[key])
@@ -186,15 +186,29 @@ def bootstrap(s: Settings, creds: dict[str, str]) -> None:
             psql(s, f"CREATE DATABASE {db} OWNER {owner} ENCODING 'UTF8' TEMPLATE template0", password=su)
     sql_file = Path(__file__).with_name("warehouse_grants.sql")
     psql(s, sql_file.read_text(), db=WAREHOUSE_DB, password=su)
-    # Raw and quality tables exist from the start, so dbt sources never meet a missing relation.
+
+
+def upgrade_warehouse(loader: connections.Target | str):
+    """As the schemas' owner (chiso_loader): the migrations to head, then the freshness view from
+    expectations/freshness.yml (configuration, not schema: it follows the file; dbt's quality sources read it).
+    What `chiso up` (bootstrap) and `chiso migrate` (docker-compose's warehouse-migrate) both run."""
     import psycopg
 
-    from chiso.quality.store import ensure_schema as ensure_quality_schema
-    from chiso.raw.loader import ensure_schema as ensure_raw_schema
+    from chiso.quality.store import sync_freshness
+    from chiso.warehouse import schema
 
-    with psycopg.connect(connections.uri(s, creds, "loader"), autocommit=True) as conn:
-        ensure_raw_schema(conn)
-        ensure_quality_schema(conn)
+    result = schema.migrate(loader)
+    uri = loader.uri() if isinstance(loader, connections.Target) else connections.plain_uri(loader)
+    with psycopg.connect(uri, autocommit=True) as conn:
+        sync_freshness(conn)
+    return result
+
+
+def bootstrap(s: Settings, creds: dict[str, str]) -> None:
+    """provision(), then upgrade_warehouse() once per start: raw and quality tables exist from the start, so dbt
+    sources never meet a missing relation."""
+    provision(s, creds)
+    upgrade_warehouse(connections.target(s, creds, "loader"))
 
 
 def ensure_running(s: Settings, creds: dict[str, str]) -> float:

@@ -23,3 +23,6 @@ GRANT USAGE ON SCHEMA marts TO chiso_reader, chiso_loader;
 GRANT SELECT ON ALL TABLES IN SCHEMA marts TO chiso_reader, chiso_loader;
 ALTER DEFAULT PRIVILEGES FOR ROLE chiso_transformer IN SCHEMA marts
     GRANT SELECT ON TABLES TO chiso_reader, chiso_loader;
+
+-- The migrations' version table (chiso.warehouse.schema): its own schema, owned by the schema's owner.
+CREATE SCHEMA IF NOT EXISTS chiso_meta AUTHORIZATION chiso_loader;
