@@ -65,6 +65,19 @@ def test_roles_match_the_local_stack(compose):
     assert _env(compose["services"]["superset"])["SUPERSET_METADATA_URI"].startswith("postgresql+psycopg2://superset:")
 
 
+def test_schema_migrated_by_its_owner_before_anything_uses_it(compose):
+    """`chiso migrate` (as `chiso up` does locally) after the superuser's roles and grants, as chiso_loader, and
+    before Airflow and Superset start."""
+    services = compose["services"]
+    migrate = services["warehouse-migrate"]
+    assert migrate["command"] == ["chiso", "migrate"]
+    assert migrate["depends_on"] == {"warehouse-init": {"condition": "service_completed_successfully"}}
+    env = _env(migrate)
+    assert "CHISO_SECRET_PG_LOADER" in env and "CHISO_SECRET_PG_SUPERUSER" not in env
+    for name in ("airflow-init", "superset-init"):
+        assert services[name]["depends_on"] == {"warehouse-migrate": {"condition": "service_completed_successfully"}}
+
+
 def test_settings_shared_with_the_local_stack(compose, tmp_path):
     """The Airflow settings the local stack sets (except machine-local paths/ports) are set in compose too."""
     from chiso.settings import Settings

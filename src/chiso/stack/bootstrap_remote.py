@@ -1,5 +1,6 @@
 """Create the warehouse's roles, databases, schemas and grants on a separate PostgreSQL server
-(docker-compose's `warehouse-init`): the same SQL the local stack runs on its embedded server."""
+(docker-compose's `warehouse-init`, as the superuser): the same SQL the local stack runs on its embedded server.
+The tables are the migrations' (`chiso migrate`, docker-compose's `warehouse-migrate`, as chiso_loader)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ def main() -> None:
     s = Settings(host=os.environ["CHISO_PG_HOST"], pg_port=int(os.environ.get("CHISO_PG_PORT", "5432")))
     # Credentials come from CHISO_SECRET_* (credentials.load lets the environment override each one).
     creds = credentials.load(Path(os.environ.get("CHISO_HOME", "/data")))
-    postgres.bootstrap(s, creds)
+    postgres.provision(s, creds)
     print("warehouse roles, databases and grants are in place")
 
 
