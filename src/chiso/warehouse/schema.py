@@ -65,11 +65,15 @@ def script_head() -> str | None:
 
 
 def current_revision(conn: psycopg.Connection) -> str | None:
-    """The recorded revision (None when the warehouse was never migrated). One query; inside its own
-    transaction/savepoint so a missing table leaves the caller's connection usable."""
+    """The recorded revision (None when the warehouse was never migrated). One query; outside autocommit inside
+    a savepoint/transaction of its own, so a missing table leaves the caller's transaction usable."""
+    query = f"SELECT version_num FROM {VERSION_SCHEMA}.{VERSION_TABLE}"
     try:
-        with conn.transaction():
-            row = conn.execute(f"SELECT version_num FROM {VERSION_SCHEMA}.{VERSION_TABLE}").fetchone()
+        if conn.autocommit:  # the load paths: no BEGIN/COMMIT round trips around the one statement
+            row = conn.execute(query).fetchone()
+        else:
+            with conn.transaction():
+                row = conn.execute(query).fetchone()
     except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName):
         return None
     return row[0] if row else None
