@@ -16,7 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from browser_wait import page_screenshot, settle  # noqa: E402
+from browser_wait import CHARTS_RENDERED_JS, page_screenshot, settle  # noqa: E402
 from english_ui import PAGE_TEXTS_JS, EnglishDetector, superset_translations_dir  # noqa: E402
 from test_superset_dashboards import (  # noqa: E402
     CHROMIUM_ARGS,
@@ -72,15 +72,6 @@ def test_dashboards_render_for_viewer(live_stack, superset_admin, artifacts_dir)
     assert sqllab["editor"] == 0 and (sqllab["status"] in (401, 403) or "/sqllab" not in sqllab["url"]), sqllab
 
 
-# every chart of the dashboard has rendered: no spinner left and each holds a canvas, svg, table or message
-CHARTS_RENDERED_JS = """n => {
-    const cs = document.querySelectorAll('[data-test="chart-grid-component"]');
-    if (cs.length < n) return false;
-    if (document.querySelector('[data-test="chart-grid-component"] [aria-label="Loading"],'
-        + ' [data-test="chart-grid-component"] .loading')) return false;
-    return [...cs].every(c => c.querySelector('canvas, svg, table, .header-line,'
-        + ' .superset-legacy-chart-big-number, .big_number, [data-test="error-message"], .ant-alert'));
-}"""
 OPEN_DROPDOWN = ".ant-dropdown:not(.ant-dropdown-hidden), .ant-select-dropdown:not(.ant-select-dropdown-hidden)"
 
 

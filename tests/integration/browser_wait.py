@@ -4,6 +4,17 @@ from __future__ import annotations
 
 import sys
 
+# Every chart of a dashboard drawn: at least n chart cells, no spinner left, each holding a canvas, svg, table,
+# big number or an error message (an error is drawn too; callers check for errors themselves).
+CHARTS_RENDERED_JS = """n => {
+    const cs = document.querySelectorAll('[data-test="chart-grid-component"]');
+    if (cs.length < n) return false;
+    if (document.querySelector('[data-test="chart-grid-component"] [aria-label="Loading"],'
+        + ' [data-test="chart-grid-component"] .loading')) return false;
+    return [...cs].every(c => c.querySelector('canvas, svg, table, .header-line,'
+        + ' .superset-legacy-chart-big-number, .big_number, [data-test="error-message"], .ant-alert'));
+}"""
+
 
 def settle(page, timeout: int = 30_000) -> None:
     """Let the page's last requests (thumbnails, logs, filter state) finish before a screenshot or a read of its texts.

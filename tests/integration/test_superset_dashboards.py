@@ -20,7 +20,7 @@ import improvement_dashboard as improve
 import pytest
 import test_superset_fake_marts as fake
 import yaml
-from browser_wait import page_screenshot, settle
+from browser_wait import CHARTS_RENDERED_JS, page_screenshot, settle
 
 from chiso.settings import REPO_ROOT, Settings
 from chiso.stack import components as comp
@@ -241,12 +241,32 @@ def viewer_session(target: SupersetTarget) -> SupersetApi:
     return SupersetApi(target.url, target.viewer_user, target.viewer_password)
 
 
-def _login(page, target: SupersetTarget) -> None:
-    page.goto(f"{target.url}/login/")
-    page.fill("#username", target.viewer_user)
-    page.fill("#password", target.viewer_password)
-    page.locator("button[type=submit], button:has-text('Sign in'), button:has-text('Đăng nhập')").first.click()
-    page.wait_for_url(lambda u: "/login" not in u, timeout=120_000)
+def _login(page, target: SupersetTarget, attempts: int = 3) -> None:
+    """Log in as the viewer through the login form.
+
+    The form is sent only once the login page has no request in flight: Flask re-sends the session cookie with
+    every answer, so an answer to a request the login page made before the form was sent, arriving after the
+    login's own answer, put the anonymous session back (the browser then landed on the login page again, now and
+    then on a busy machine). A page still on the login form after a minute is reported and the login retried."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(1, attempts + 1):
+        page.goto(f"{target.url}/login/")
+        page.locator("#username").wait_for(timeout=60_000)
+        settle(page)
+        page.fill("#username", target.viewer_user)
+        page.fill("#password", target.viewer_password)
+        page.locator("button[type=submit], button:has-text('Sign in'), button:has-text('Đăng nhập')").first.click()
+        try:
+            page.wait_for_url(lambda u: "/login" not in u, timeout=60_000)
+            settle(page)
+            if "/login" not in page.url:
+                return
+        except PlaywrightTimeout:
+            pass
+        text = page.locator("body").inner_text()[:300].replace("\n", " | ")
+        print(f"superset: login attempt {attempt} of {attempts} still at {page.url}; page: {text!r}", file=sys.stderr)
+    raise AssertionError(f"the viewer could not log in to {target.url} in {attempts} attempts")
 
 
 def _open_dashboard(page, target: SupersetTarget, path: str, title: str, shot_stem: Path, attempts: int = 2) -> None:
@@ -295,16 +315,7 @@ def browse_dashboards(target: SupersetTarget, shots: Path) -> dict[str, dict]:
                 charts = page.locator('[data-test="chart-grid-component"]')
                 charts.nth(n_charts - 1).wait_for(timeout=60_000)
                 # every chart has rendered: no spinner left and each holds a canvas, svg or table
-                page.wait_for_function(
-                    """n => {
-                        const cs = document.querySelectorAll('[data-test="chart-grid-component"]');
-                        if (cs.length < n) return false;
-                        if (document.querySelector('[data-test="chart-grid-component"] [aria-label="Loading"],'
-                            + ' [data-test="chart-grid-component"] .loading')) return false;
-                        return [...cs].every(c => c.querySelector('canvas, svg, table, .header-line,'
-                            + ' .superset-legacy-chart-big-number, .big_number, [data-test="error-message"],'
-                            + ' .ant-alert'));
-                    }""", arg=n_charts, timeout=120_000)
+                page.wait_for_function(CHARTS_RENDERED_JS, arg=n_charts, timeout=120_000)
                 settle(page)
                 errors = page.locator(
                     '[data-test="chart-grid-component"] .ant-alert-error, '
