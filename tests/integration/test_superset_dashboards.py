@@ -375,6 +375,44 @@ def check_viewer_refused(target: SupersetTarget) -> None:
     users = target.admin.get("/api/v1/security/users/",
                              params={"q": f"(filters:!((col:username,opr:eq,value:{target.viewer_user})))"})
     assert [r["name"] for r in users["result"][0]["roles"]] == [VIEWER_ROLE]
+    check_viewer_cannot_export(target, viewer)
+
+
+def check_viewer_cannot_export(target: SupersetTarget, viewer: SupersetApi) -> None:
+    """scale.md: the viewer exports nothing beyond its dashboards. A chart's data as JSON (what its dashboard draws)
+    is served; the same query as CSV or XLSX is refused, as are the export bundles of charts, dashboards, datasets,
+    databases and all assets (SQL Lab's execution is tried from the viewer's browser, with its CSRF token:
+    browse_dashboards)."""
+    ours = bundle_uuids(ASSETS)
+    chart = next(c for c in target.admin.list_all("chart", ("id", "uuid")) if str(c["uuid"]) in ours["chart"])
+    dashboard = next(d for d in target.admin.list_all("dashboard", ("id", "uuid"))
+                     if str(d["uuid"]) in ours["dashboard"])
+    dataset = next(d for d in target.admin.list_all("dataset", ("id", "uuid")) if str(d["uuid"]) in ours["dataset"])
+    context = json.loads(target.admin.get(f"/api/v1/chart/{chart['id']}")["result"]["query_context"])
+
+    def data(fmt: str, client: SupersetApi = viewer) -> int:
+        return client.http.post("/api/v1/chart/data", json={**context, "result_format": fmt}).status_code
+
+    assert data("json") == 200
+    assert data("csv", target.admin) == 200  # the check below refuses the viewer, not the format
+    refused = {
+        "chart data as CSV": data("csv"),
+        "chart data as XLSX": data("xlsx"),
+        "saved chart data as CSV": viewer.http.get(f"/api/v1/chart/{chart['id']}/data/",
+                                                   params={"format": "csv"}).status_code,
+        "legacy explore CSV": viewer.http.get("/superset/explore_json/", params={
+            "csv": "true", "form_data": json.dumps({"slice_id": chart["id"]})}).status_code,
+        "legacy explore XLSX": viewer.http.get("/superset/explore_json/", params={
+            "xlsx": "true", "form_data": json.dumps({"slice_id": chart["id"]})}).status_code,
+    }
+    for kind, pk in (("chart", chart["id"]), ("dashboard", dashboard["id"]), ("dataset", dataset["id"]),
+                     ("database", 1)):
+        refused[f"{kind} export"] = viewer.http.get(f"/api/v1/{kind}/export/", params={"q": f"!({pk})"}).status_code
+    refused["dashboard as example"] = viewer.http.get(f"/api/v1/dashboard/{dashboard['id']}/export_as_example/"
+                                                      ).status_code
+    refused["assets export"] = viewer.http.get("/api/v1/assets/export/").status_code
+    allowed = {what: status for what, status in refused.items() if status not in (401, 403)}
+    assert not allowed, f"the viewer was not refused: {allowed}"
 
 
 # ---------------------------------------------------------------- tests
