@@ -14,6 +14,7 @@ import httpx
 from chiso.settings import Settings
 from chiso.stack import components as comp
 from chiso.stack import credentials, postgres, process
+from chiso.warehouse import connections
 
 SIMULATOR = "simulator"
 SUPERSET = "superset"
@@ -243,11 +244,15 @@ class Stack:
         return {
             "healthy": all(v["healthy"] for v in comps.values()),
             "components": comps,
+            # The logins a person uses: the UIs' and the read-only marts URI. The roles that write (loader,
+            # transformer, superuser) appear without their password: this output is printed, pasted into tickets and
+            # logged; their passwords stay in the secrets file (mode 0600), for the code that needs them.
             "warehouse": {
-                "uri": postgres.uri(s, "chiso_loader", c["pg_loader"]),
-                "transformer_uri": postgres.uri(s, "chiso_transformer", c["pg_transformer"]),
+                "uri": connections.redact(postgres.uri(s, "chiso_loader", c["pg_loader"])),
+                "transformer_uri": connections.redact(postgres.uri(s, "chiso_transformer", c["pg_transformer"])),
                 "marts_reader_uri": postgres.uri(s, "chiso_reader", c["pg_reader"]),
-                "admin_uri": postgres.uri(s, postgres.SUPERUSER, c["pg_superuser"]),
+                "admin_uri": connections.redact(postgres.uri(s, postgres.SUPERUSER, c["pg_superuser"])),
+                "secrets_file": str(s.home / "secrets.json"),
             },
             "airflow": {
                 "url": f"http://{s.host}:{s.airflow_port}", "user": comp.AIRFLOW_ADMIN, "password": c["airflow_admin"],
