@@ -60,6 +60,17 @@ def live_stack() -> Iterator[dict]:
 
 
 @pytest.fixture(scope="session")
+def loader_uri(live_stack) -> str:
+    """The warehouse as its owner chiso_loader, from the stack's secrets file: `status` shows no loader password."""
+    from chiso.settings import Settings
+    from chiso.stack import credentials
+    from chiso.warehouse import connections
+
+    s = Settings(home=E2E_HOME, pg_port=int(E2E_ENV["CHISO_PG_PORT"]))
+    return connections.uri(s, credentials.load(E2E_HOME), "loader")
+
+
+@pytest.fixture(scope="session")
 def airflow(live_stack):
     from chiso.airflow_client import AirflowClient
 

@@ -13,8 +13,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-def test_results_stored_for_every_layer(live_stack):
-    with psycopg.connect(live_stack["warehouse"]["uri"]) as conn:
+def test_results_stored_for_every_layer(loader_uri):
+    with psycopg.connect(loader_uri) as conn:
         layers = dict(conn.execute(
             "SELECT layer, count(*) FROM quality.expectation_results GROUP BY layer").fetchall())
         dup = conn.execute(
@@ -76,12 +76,12 @@ def _land_version(conn, row: dict, day, note: str) -> None:
     )
 
 
-def test_critical_failure_blocks_marts_and_clean_run_recovers(live_stack, airflow):
+def test_critical_failure_blocks_marts_and_clean_run_recovers(live_stack, loader_uri, airflow):
     """Bad raw data (full-online > online) stops transform_warehouse before dbt; marts keep their
     values; once the source sends the row right again, the next run rebuilds without manual steps."""
     from psycopg.rows import dict_row
 
-    with psycopg.connect(live_stack["warehouse"]["uri"], autocommit=True, row_factory=dict_row) as conn:
+    with psycopg.connect(loader_uri, autocommit=True, row_factory=dict_row) as conn:
         row = conn.execute(
             "SELECT * FROM raw.oss_dossier_daily_latest WHERE tiep_nhan_truc_tuyen > 0 "
             "ORDER BY ngay DESC, ma_dinh_danh, ma_thu_tuc LIMIT 1").fetchone()
@@ -90,7 +90,7 @@ def test_critical_failure_blocks_marts_and_clean_run_recovers(live_stack, airflo
         before = _marts_fingerprint(reader, day)
     conf = {"start": day.isoformat(), "end": day.isoformat()}
 
-    with psycopg.connect(live_stack["warehouse"]["uri"], autocommit=True) as conn:
+    with psycopg.connect(loader_uri, autocommit=True) as conn:
         _land_version(conn, {**row, "tiep_nhan_toan_trinh": row["tiep_nhan_truc_tuyen"] + 5}, day, "e2e-bad")
     run_id = airflow.trigger("transform_warehouse", conf, run_id=f"e2e_bad__{day}")
     assert airflow.wait("transform_warehouse", run_id, timeout=1800) == "failed"
@@ -98,13 +98,13 @@ def test_critical_failure_blocks_marts_and_clean_run_recovers(live_stack, airflo
     assert "check_raw" in failed
     with psycopg.connect(live_stack["warehouse"]["marts_reader_uri"]) as reader:
         assert _marts_fingerprint(reader, day) == before, "marts were rebuilt from bad raw data"
-    with psycopg.connect(live_stack["warehouse"]["uri"]) as conn:
+    with psycopg.connect(loader_uri) as conn:
         (msg,) = conn.execute(
             "SELECT message_vi FROM quality.expectation_results WHERE run_id = %s "
             "AND expectation_name = 'full_online_le_online'", (run_id,)).fetchone()
     assert msg
 
-    with psycopg.connect(live_stack["warehouse"]["uri"], autocommit=True) as conn:
+    with psycopg.connect(loader_uri, autocommit=True) as conn:
         _land_version(conn, row, day, "e2e-fixed")
     run_id = airflow.trigger("transform_warehouse", conf, run_id=f"e2e_fixed__{day}")
     assert airflow.wait("transform_warehouse", run_id, timeout=3600) == "success"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import psycopg
@@ -9,7 +10,7 @@ import psycopg
 from chiso.pipeline import EXPORT_DAG, EXTRACT_DAGS, TRANSFORM_DAG
 from chiso.stack import process
 
-from .conftest import E2E_END, E2E_START, chiso
+from .conftest import E2E_END, E2E_HOME, E2E_START, chiso
 
 
 def test_status_reports_every_component_healthy(live_stack):
@@ -19,6 +20,29 @@ def test_status_reports_every_component_healthy(live_stack):
         assert live_stack["airflow"][key]
     for key in ("url", "user", "password", "viewer_user", "viewer_password"):
         assert live_stack["superset"][key]
+
+
+# What `status` may show (the operator's logins: the UIs and the read-only marts URI); every other secret stays in
+# the secrets file (scale.md, Security).
+STATUS_SECRETS = {"airflow_admin", "superset_admin", "superset_viewer", "pg_reader"}
+
+
+def test_no_secret_in_status_or_logs(live_stack):
+    """`status` shows no password of a writing role; no generated secret is in any log of the stack, Airflow's task
+    logs (extracts, loads, checks, dbt, exports of the pipeline run) included."""
+    secrets = json.loads((E2E_HOME / "secrets.json").read_text())
+    status = json.dumps(live_stack)
+    assert {name for name, value in secrets.items() if value in status} == STATUS_SECRETS
+    assert live_stack["warehouse"]["uri"].startswith("postgresql://chiso_loader:***@")
+    logs = [p for p in (E2E_HOME / "logs").rglob("*") if p.is_file()]
+    task_logs = [p for p in logs if "dag_id=" in str(p)]
+    assert len(task_logs) > 20, "no Airflow task log to look into"
+    leaks = {}
+    for path in logs:
+        text = path.read_text(errors="replace")
+        if found := sorted(name for name, value in secrets.items() if value in text):
+            leaks[str(path.relative_to(E2E_HOME))] = found
+    assert not leaks, leaks
 
 
 def test_airflow_lists_dags_without_import_errors(airflow):
