@@ -24,7 +24,7 @@ def test_status_reports_every_component_healthy(live_stack):
 
 # What `status` may show (the operator's logins: the UIs and the read-only marts URI); every other secret stays in
 # the secrets file (scale.md, Security).
-STATUS_SECRETS = {"airflow_admin", "superset_admin", "superset_viewer", "pg_reader"}
+STATUS_SECRETS = {"airflow_admin", "superset_admin", "superset_viewer", "pg_loader", "pg_reader"}
 
 
 def test_no_secret_in_status_or_logs(live_stack):
@@ -33,7 +33,7 @@ def test_no_secret_in_status_or_logs(live_stack):
     secrets = json.loads((E2E_HOME / "secrets.json").read_text())
     status = json.dumps(live_stack)
     assert {name for name, value in secrets.items() if value in status} == STATUS_SECRETS
-    assert live_stack["warehouse"]["uri"].startswith("postgresql://chiso_loader:***@")
+    assert live_stack["warehouse"]["uri"].startswith(f"postgresql://chiso_loader:{secrets['pg_loader']}@")
     logs = [p for p in (E2E_HOME / "logs").rglob("*") if p.is_file()]
     task_logs = [p for p in logs if "dag_id=" in str(p)]
     assert len(task_logs) > 20, "no Airflow task log to look into"

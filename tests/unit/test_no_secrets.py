@@ -27,8 +27,9 @@ URI_PASSWORD = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s:/@'\"]*:([^\s@'\"]+)@")
 PLACEHOLDER = re.compile(r"\$\{.*|\*+|<.*>|\{\{.*|X+|password")
 # Where the stack keeps secrets (local, docker-compose's .env and secrets/): never tracked.
 SECRET_FILES = ("var/secrets.json", "var/e2e-stack/secrets.json", ".env", "secrets/airflow_passwords.json")
-# What `status` may show: the logins its user types into the UIs, and the read-only marts URI the README offers.
-STATUS_SECRETS = {"airflow_admin", "superset_admin", "superset_viewer", "pg_reader"}
+# What `status` may show: the logins its user types into the UIs, the loader's warehouse URI (operations.md's
+# contract) and the read-only marts URI the README offers.
+STATUS_SECRETS = {"airflow_admin", "superset_admin", "superset_viewer", "pg_loader", "pg_reader"}
 
 
 def looks_generated(token: str) -> bool:
@@ -131,7 +132,8 @@ def test_status_shows_only_the_logins_its_user_needs(stopped_stack, capsys):
     out = capsys.readouterr().out
     status = json.loads(out)
     assert {name for name, value in secrets.items() if value in out} == STATUS_SECRETS
-    for key, user in (("uri", "chiso_loader"), ("transformer_uri", "chiso_transformer"), ("admin_uri", "postgres")):
+    assert status["warehouse"]["uri"].startswith(f"postgresql://chiso_loader:{secrets['pg_loader']}@127.0.0.1:")
+    for key, user in (("transformer_uri", "chiso_transformer"), ("admin_uri", "postgres")):
         assert status["warehouse"][key].startswith(f"postgresql://{user}:***@127.0.0.1:"), key
     assert status["warehouse"]["secrets_file"] == str(home / "secrets.json")  # where the others are
     cli.main(["status"])

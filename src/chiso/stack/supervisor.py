@@ -244,11 +244,11 @@ class Stack:
         return {
             "healthy": all(v["healthy"] for v in comps.values()),
             "components": comps,
-            # The logins a person uses: the UIs' and the read-only marts URI. The roles that write (loader,
-            # transformer, superuser) appear without their password: this output is printed, pasted into tickets and
-            # logged; their passwords stay in the secrets file (mode 0600), for the code that needs them.
+            # The logins the operator uses (operations.md): the UIs', the loader's warehouse URI and the read-only
+            # marts URI. The transformer and the superuser appear without their password: this output is printed,
+            # pasted into tickets and logged; theirs stay in the secrets file (mode 0600), for the code that needs them.
             "warehouse": {
-                "uri": connections.redact(postgres.uri(s, "chiso_loader", c["pg_loader"])),
+                "uri": postgres.uri(s, "chiso_loader", c["pg_loader"]),
                 "transformer_uri": connections.redact(postgres.uri(s, "chiso_transformer", c["pg_transformer"])),
                 "marts_reader_uri": postgres.uri(s, "chiso_reader", c["pg_reader"]),
                 "admin_uri": connections.redact(postgres.uri(s, postgres.SUPERUSER, c["pg_superuser"])),
