@@ -5,6 +5,9 @@ Each new file content (sha256 not yet in raw.esign_files) is one batch whose win
 versions of a day load in ascending order, and the latest view lets the highest version win.
 A file that cannot be read (wrong encoding, not a workbook, wrong header) is rejected: recorded in
 raw.esign_files and raw.quarantine with a reason naming the file, while the other files still load.
+A file or month folder the reader may not open (permissions, an I/O error) is `unreadable`: a failed audit and a
+quarantine row name it, the other files still load, and it is read again by the next run (no raw.esign_files row:
+it was never read).
 """
 
 from __future__ import annotations
@@ -50,14 +53,30 @@ class DropFile:
     fmt: str  # csv | xlsx
 
 
-def scan(root: Path, start: date, end: date) -> list[DropFile]:
-    """Files with a `.done` marker whose day lies in [start, end], by (day, version)."""
+def _unreadable(what: str, rel: str, e: OSError) -> str:
+    return (
+        f"Không đọc được {what} {rel} ({e.strerror or type(e).__name__}); các tệp khác vẫn được tải,"
+        " lần chạy sau sẽ đọc lại khi tiến trình tải có quyền đọc"
+    )
+
+
+def scan(root: Path, start: date, end: date, unreadable: list[tuple[str, date, str]] | None = None) -> list[DropFile]:
+    """Files with a `.done` marker whose day lies in [start, end], by (day, version). A month folder that cannot
+    be listed is added to `unreadable` as (folder, first day of the month, reason) instead of failing the scan."""
     out: list[DropFile] = []
     month = date(start.year, start.month, 1)
     while month <= end:
         folder = root / f"{month.year:04d}" / f"{month.month:02d}"
-        if folder.is_dir():
-            for p in folder.iterdir():
+        try:
+            entries = list(folder.iterdir()) if folder.is_dir() else []
+        except OSError as e:
+            rel = folder.relative_to(root).as_posix()
+            if unreadable is None:
+                raise
+            unreadable.append((rel, max(month, start), _unreadable("thư mục", rel, e)))
+            entries = []
+        if entries:
+            for p in entries:
                 m = FILE_RE.match(p.name)
                 if not m or not p.is_file():
                     continue
@@ -217,6 +236,53 @@ def _record_file(
     )
 
 
+def _audit_and_quarantine(
+    conn: psycopg.Connection,
+    rel: str,
+    day: date,
+    sha: str | None,
+    status: str,
+    reason: str,
+    run_id: str,
+    batch_id: str | None = None,
+) -> str:
+    """Inside the caller's transaction: an audit row for what brought no data (unless the failed batch already
+    wrote one; `failed` unless the file was merely empty) and a quarantine row naming it."""
+    audit_status = "succeeded" if status == "empty" else "failed"
+    if batch_id is None:
+        batch_id = str(uuid.uuid4())
+        conn.execute(
+            "INSERT INTO raw.load_audit (batch_id, source, entity, window_start, window_end, run_id, status,"
+            " finished_at, rows_received, rows_new_versions, rows_unchanged, rows_deleted, rows_quarantined,"
+            " checksum, error, notes) VALUES (%s, %s, %s, %s, %s, %s, %s, now(), 0, 0, 0, 0, 1, %s, %s, %s)",
+            (
+                batch_id,
+                SOURCE,
+                ESIGN_SIGNATURES_DAILY.entity,
+                day,
+                day,
+                run_id,
+                audit_status,
+                sha,
+                reason if audit_status == "failed" else None,
+                reason if audit_status != "failed" else None,
+            ),
+        )
+    conn.execute(
+        "INSERT INTO raw.quarantine (batch_id, source, entity, record_ref, field, reason, payload)"
+        " VALUES (%s, %s, %s, %s, NULL, %s, %s)",
+        (
+            batch_id,
+            SOURCE,
+            ESIGN_SIGNATURES_DAILY.entity,
+            rel,
+            reason,
+            psycopg.types.json.Jsonb({"sha256": sha, "status": status}),
+        ),
+    )
+    return batch_id
+
+
 def _record_without_rows(
     conn: psycopg.Connection,
     f: DropFile,
@@ -228,41 +294,21 @@ def _record_without_rows(
 ) -> str:
     """A file that brought no data (rejected or empty): an audit row (unless the failed batch already
     wrote one), a quarantine row, the file row."""
-    audit_status = "failed" if status == "rejected" else "succeeded"
     with conn.transaction():
-        if batch_id is None:
-            batch_id = str(uuid.uuid4())
-            conn.execute(
-                "INSERT INTO raw.load_audit (batch_id, source, entity, window_start, window_end, run_id, status,"
-                " finished_at, rows_received, rows_new_versions, rows_unchanged, rows_deleted, rows_quarantined,"
-                " checksum, error, notes) VALUES (%s, %s, %s, %s, %s, %s, %s, now(), 0, 0, 0, 0, 1, %s, %s, %s)",
-                (
-                    batch_id,
-                    SOURCE,
-                    ESIGN_SIGNATURES_DAILY.entity,
-                    f.day,
-                    f.day,
-                    run_id,
-                    audit_status,
-                    sha,
-                    reason if status == "rejected" else None,
-                    reason if status != "rejected" else None,
-                ),
-            )
-        conn.execute(
-            "INSERT INTO raw.quarantine (batch_id, source, entity, record_ref, field, reason, payload)"
-            " VALUES (%s, %s, %s, %s, NULL, %s, %s)",
-            (
-                batch_id,
-                SOURCE,
-                ESIGN_SIGNATURES_DAILY.entity,
-                f.rel,
-                reason,
-                psycopg.types.json.Jsonb({"sha256": sha, "status": status}),
-            ),
-        )
+        batch_id = _audit_and_quarantine(conn, f.rel, f.day, sha, status, reason, run_id, batch_id)
         _record_file(conn, f, sha, batch_id, status, 0, reason)
     return batch_id
+
+
+def _record_unreadable(
+    conn: psycopg.Connection, summary: ExtractSummary, rel: str, day: date, reason: str, run_id: str
+) -> None:
+    """A file or folder the reader may not open: named in a failed audit and the quarantine, no raw.esign_files
+    row (its content was never read), so the next run tries it again."""
+    with conn.transaction():
+        _audit_and_quarantine(conn, rel, day, None, "unreadable", reason, run_id)
+    summary.rejected_files.append({"file": rel, "status": "unreadable", "reason": reason})
+    log.error("esign: %s", reason)
 
 
 def _has_rows(f: DropFile) -> bool:
@@ -286,11 +332,18 @@ def extract(
         raise FileNotFoundError(f"esign_drop: thư mục {root} không tồn tại")
     start, end = as_date(start), as_date(end)
     summary = ExtractSummary(SOURCE, start, end)
-    files = scan(root, start, end)
+    unreadable: list[tuple[str, date, str]] = []
+    files = scan(root, start, end, unreadable)
     with psycopg.connect(warehouse_uri, autocommit=True, application_name="chiso-esign") as db:
         require_head(db)
+        for rel, day, reason in unreadable:
+            _record_unreadable(db, summary, rel, day, reason, run_id)
         for f in files:
-            sha = file_sha256(f.path)
+            try:
+                sha = file_sha256(f.path)
+            except OSError as e:
+                _record_unreadable(db, summary, f.rel, f.day, _unreadable("tệp", f.rel, e), run_id)
+                continue
             if _seen(db, f.rel, sha):
                 continue
             try:
