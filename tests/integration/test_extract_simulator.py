@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 import uvicorn
+from drill_support import report
 
 from chiso.extract import edoc, esign, one_stop_shop
 from chiso.extract.common import SourceConn
@@ -200,3 +201,82 @@ def test_drop_folder_backfill_lands_the_truth(fresh_schema, sim_state, tmp_path)
     # Nothing new the next time.
     assert esign.extract(conn, wh.uri(), START, END, run_id="t3")["batches"] == []
     assert s["batches"]
+
+
+def test_backfill_then_daily_runs_land_late_corrections_despite_faults_and_token_expiry(fresh_schema):
+    """Drill (scale.md): 20 % source faults + token expiry + late corrections during a 90-day backfill. The backfill
+    runs the morning after its last day, when the corrections of the last days have not appeared yet; tokens live
+    one second (they expire again and again, besides the injected mid-pagination 401s). Then six daily runs
+    (yesterday plus the 7-day lookback, as the DAG schedules them) on six simulated days: every correction the
+    source made meanwhile lands, and raw equals the source's truth at the last clock."""
+    from chiso.extract.common import scheduled_window
+
+    wh = fresh_schema
+    clock = Clock()
+    clock.set(datetime.combine(END + timedelta(days=1), datetime.min.time(), TZ).replace(hour=9))
+    sim = Simulator(SimConfig(seed=5, scale=0.2), clock)
+    state = SimState.create(sim, {"oss": FaultConfig(rates=dict(HTTP_FAULTS), seed=21, retry_after=1,
+                                                     timeout_seconds=5),
+                                  "edoc": FaultConfig(rates=dict(HTTP_FAULTS), seed=22, retry_after=1,
+                                                      timeout_seconds=5)})
+    fields = ["tiep_nhan_truc_tuyen", "da_xu_ly_dung_han", "dang_xu_ly_qua_han", "thanh_toan_truc_tuyen"]
+    src_fields = ["tiepNhanTrucTuyen", "daXuLyDungHan", "dangXuLyQuaHan", "thanhToanTrucTuyen"]
+
+    def truth(last: date) -> tuple[dict, dict]:
+        return (sums(sim.rows_between("dossier", START, last), "ngay", "maDinhDanh", src_fields),
+                sums(sim.rows_between("edoc", START, last), "report_date", "org_code", ["incoming_total"]))
+
+    def landed() -> tuple[dict, dict]:
+        cols = ", ".join(f"sum({c}) AS {c}" for c in fields)
+        oss = query(wh, f"SELECT ngay, ma_dinh_danh, {cols} FROM raw.oss_dossier_daily_latest GROUP BY 1, 2")
+        docs = query(wh, "SELECT report_date, org_code, incoming_total FROM raw.edoc_documents_daily_latest")
+        return (sums(oss, "ngay", "ma_dinh_danh", fields),
+                sums(docs, "report_date", "org_code", ["incoming_total"]))
+
+    oss_app = create_oss_app(sim, "cid", "secret", token_ttl=1.0, state=state)
+    with Served(oss_app) as oss_url, Served(create_edoc_app(sim, "k3y", state=state)) as edoc_url:
+        oss_conn, edoc_conn = SourceConn(oss_url, "cid", "secret"), SourceConn(edoc_url, password="k3y")
+
+        def extract(start: date, end: date, run_id: str) -> None:
+            one_stop_shop.extract(oss_conn, wh.uri(), start, end, run_id=run_id, chunk_days=31, policy=policy())
+            edoc.extract(edoc_conn, wh.uri(), start, end, run_id=run_id, chunk_days=31, policy=policy())
+
+        t0 = time.monotonic()
+        extract(START, END, "backfill")
+        backfill_s = time.monotonic() - t0
+        backfilled = truth(END)
+        assert landed() == backfilled  # what the source served that morning
+        last, t1 = END, time.monotonic()
+        for day in range(1, 7):
+            clock.set(datetime.combine(END + timedelta(days=day), datetime.min.time(), TZ).replace(hour=9))
+            start, last = scheduled_window(END + timedelta(days=day))
+            extract(start, last, f"daily-{day}")
+        daily_s = time.monotonic() - t1
+        final = truth(last)
+        injected = {k: v for k, v in state.faults["oss"].injected.items() if v}
+        requests = state.faults["oss"].rolls["rate_limit"]  # every request rolls for each kind
+    assert truth(END) != backfilled, "no late correction arrived in the window: the drill tests nothing"
+    assert landed() == final
+    assert injected.get("token_expiry") and sum(injected.values()) >= 6, injected
+    # The corrections came with the daily runs, as new versions (or tombstones) of days of the backfill.
+    with wh.connect() as conn:
+        corrected = conn.execute(
+            "SELECT count(*) FROM raw.oss_dossier_daily r JOIN raw.load_audit a ON a.batch_id = r._batch_id"
+            " WHERE a.run_id LIKE 'daily-%%' AND r.ngay <= %s", (END,)).fetchone()[0]
+    assert corrected > 0
+    changed = sum(truth_day != backfilled[0].get(k) for k, truth_day in truth_window(final[0], END).items())
+    report(
+        "faults_tokens_corrections",
+        killed="nothing: the sources misbehave (20 % of HTTP requests faulted, tokens living 1 s, late corrections)",
+        when=f"a backfill of {START}..{END} (one-stop shop + e-document, scale 0.2) the morning after, then 6 daily "
+             "runs (yesterday + 7-day lookback) on 6 simulated days",
+        recover=f"backfill {backfill_s:.1f}s, daily runs {daily_s:.1f}s in all; one-stop-shop faults injected "
+                f"{sum(injected.values())} in {requests} requests: {injected}",
+        outcome=f"raw latest equals the source's truth at the last clock, per day and unit ({len(final[0])} "
+                f"dossier unit-days, {len(final[1])} e-document org-days); {changed} unit-days of the backfill "
+                f"corrected after it, landed by the daily runs as {corrected} new versions/tombstones",
+    )
+
+
+def truth_window(by_day_unit: dict, last: date) -> dict:
+    return {k: v for k, v in by_day_unit.items() if date.fromisoformat(str(k[0])) <= last}
