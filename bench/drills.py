@@ -43,6 +43,7 @@ TESTS = {
 
 
 def main() -> int:
+    load = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="chiso-drills-") as tmp:
         figures, junit = Path(tmp) / "drills.jsonl", Path(tmp) / "junit.xml"
         env = {
@@ -65,8 +66,9 @@ def main() -> int:
             for line in figures.read_text(encoding="utf-8").splitlines():
                 rec = json.loads(line)
                 reports[rec.pop("drill")] = rec
-    print(f"{os.cpu_count()} CPUs; each drill kills a real process by PID (SIGKILL) unless it says otherwise, and "
-          "compares with an undisturbed run of the same work\n")
+    print(f"{os.cpu_count()} CPUs, load average {load[0]:.1f} at the start (times stretch with it); each drill "
+          "kills a real process by PID (SIGKILL) unless it says otherwise, and compares with an undisturbed run of "
+          "the same work\n")
     for drill, title in TITLES.items():
         state, seconds = outcomes.get(TESTS[drill], ("not run", 0.0))
         print(f"== {title}\n   test {TESTS[drill]}: {state}, wall time {seconds:.0f}s")
@@ -74,7 +76,9 @@ def main() -> int:
             print(f"   {k:8} {v}")
         print()
     print("== a Celery worker killed during a transform: another drill (CHISO_EXECUTOR=celery), not run here")
-    print("== the scheduler killed and restarted during a backfill: not automated yet (needs the whole stack)")
+    print("== the scheduler killed and restarted during a backfill: not automated yet (needs the whole stack: kill the "
+          "e2e stack's scheduler PID while an extract backfill's task runs, `chiso up` respawns it, the run must end "
+          "success with raw equal to an undisturbed load's)")
     if r.returncode:
         print("\n[pytest]\n" + r.stdout[-4000:])
     return r.returncode
