@@ -593,15 +593,15 @@ def test_long_lists_show_top_and_bottom_with_the_chosen_unit(superset_dev: Super
         n: f"{k}/{len(communes)}" for n, k in communes.items()}
     assert [r["rank_of_total"] for r in table] == sorted((r["rank_of_total"] for r in table),
                                                          key=lambda s: int(s.split("/")[0]))
-    bars = default.rows[QD766_BARS]  # every unit is within the top or bottom ten of a group of five
-    assert {r["unit_label"] for r in bars} == set(communes)
-    assert "Đơn vị đã chọn" not in {r["standing"] for r in bars}
+    bars = [_bar(r) for r in default.rows[QD766_BARS]]  # every unit is within the top or bottom ten of five
+    assert {name: place for _, place, name in bars} == communes
+    assert not any(chosen for chosen, _, _ in bars)
 
     chosen = dashboard_view(client, "chi-so-766", {"Đơn vị": ["Sở Tư pháp"]}, raw=True)
     assert {r["unit_label"] for r in chosen.rows[QD766_TABLE]} == set(departments)
-    marked = {r["unit_label"]: r["standing"] for r in chosen.rows[QD766_BARS]}
-    assert set(marked) == set(departments) and marked.pop("Sở Tư pháp") == "Đơn vị đã chọn"
-    assert "Đơn vị đã chọn" not in marked.values()
+    marked = {name: is_chosen for is_chosen, _, name in map(_bar, chosen.rows[QD766_BARS])}
+    assert set(marked) == set(departments) and marked.pop("Sở Tư pháp")
+    assert not any(marked.values())
 
     edoc = dashboard_view(client, "van-ban-dien-tu-chu-ky-so", {"Đơn vị": ["Sở Tư pháp"]}, raw=True)
     places = edoc.rows[ESIGN_TABLE]
@@ -612,8 +612,35 @@ def test_long_lists_show_top_and_bottom_with_the_chosen_unit(superset_dev: Super
     for r in places:
         higher = sum(v > float(r["value"]) for v in values)
         assert r["place_of_total"] == f"{higher + 1}/{len(places)}", places
-    esign = {r["unit_label"]: r["standing"] for r in edoc.rows[ESIGN_BARS]}
-    assert esign["Sở Tư pháp"] == "Đơn vị đã chọn" and set(esign) == {r["unit_label"] for r in places}
+    esign = {name: (is_chosen, place) for is_chosen, place, name in map(_bar, edoc.rows[ESIGN_BARS])}
+    assert esign["Sở Tư pháp"][0] and set(esign) == {r["unit_label"] for r in places}
+    assert {name: f"{place}/{len(places)}" for name, (_, place) in esign.items()} == {
+        r["unit_label"]: r["place_of_total"] for r in places}
+
+
+def _bar(row: dict) -> tuple[bool, int, str]:
+    """(chosen, place, unit) of a top/bottom bar's label: "▶ 3. Sở Tư pháp" is the chosen unit, third of its group."""
+    label = row["bar_label"]
+    chosen = label.startswith("▶ ")
+    place, name = label.removeprefix("▶ ").split(". ", 1)
+    return chosen, int(place), name
+
+
+@pytest.mark.parametrize(("slug", "chart", "metric"), [
+    ("chi-so-766", QD766_BARS, "score"),
+    ("van-ban-dien-tu-chu-ky-so", ESIGN_BARS, "value"),
+    ("xep-hang-chuyen-doi-so", "Đơn vị nào điểm cao nhất, thấp nhất nhóm trong kỳ?", "score"),
+    ("xep-hang-chuyen-doi-so", "Đơn vị nào tăng, giảm hạng nhiều nhất so với kỳ trước?", "rank_change"),
+])
+def test_top_and_bottom_bars_are_in_order_of_their_value(superset_dev: SupersetTarget, slug, chart, metric) -> None:
+    """Issue 16: a long list's bars read in order of value (the plugin draws the first row at the bottom of a
+    horizontal chart: ascending puts the highest on top), not in alphabetical order of the units' names."""
+    rows = dashboard_view(superset_dev.admin, slug, {"Đơn vị": ["Sở Tư pháp"]}).rows[chart]
+    values = [r[metric] for r in rows]
+    assert len(values) >= 3, rows
+    assert values == sorted(values), rows
+    if metric != "rank_change":  # places in the group run opposite to the values
+        assert [_bar(r)[1] for r in rows] == sorted((_bar(r)[1] for r in rows), reverse=True), rows
 
 
 def test_rank_chart_follows_the_chosen_unit_and_its_neighbours(superset_dev: SupersetTarget) -> None:

@@ -159,6 +159,13 @@ def query_object(params: dict) -> dict:
                                                "drop_missing_columns": False}},
             {"operation": "flatten"},
         ]
+        # Bars in the order the chart asks (by its axis or a metric), as the plugin's own query does; Superset
+        # applies it only without series.
+        sort, labels = params.get("x_axis_sort"), [m if isinstance(m, str) else m.get("label") for m in metrics]
+        if sort and not groupby and sort in (x_label, *labels):
+            by = {"is_sort_index": True} if sort == x_label else {"by": sort}
+            q["post_processing"].insert(1, {"operation": "sort", "options": {
+                **by, "ascending": bool(params.get("x_axis_sort_asc", True))}})
     else:
         raise ValueError(f"no query builder for viz_type {viz!r}")
     return q
