@@ -9,6 +9,7 @@ not imported Great Expectations yet: the import is counted (every quality task p
 scratch tables PostgreSQL builds meanwhile, as in the task. Data Docs are built once at the end and counted.
 
 CHISO_BENCH_SPAN=year|quarter (default year: 2024; quarter: 2024-Q1), CHISO_BENCH_PG_PORT (5631),
+CHISO_BENCH_SIM_PORT (5633; 5634 for the e-document app),
 CHISO_BENCH_PROFILE=1 prints a cProfile of the validation (cumulative, to stderr).
 """
 
@@ -30,7 +31,8 @@ from _util import cpu_seconds, wait_healthy  # noqa: E402
 
 SPANS = {"year": (date(2024, 1, 1), date(2024, 12, 31)), "quarter": (date(2024, 1, 1), date(2024, 3, 31))}
 SEED = 26
-OSS_PORT, EDOC_PORT = 5633, 5634  # the benchmark's own loopback ports (5630-5639)
+OSS_PORT = int(os.environ.get("CHISO_BENCH_SIM_PORT", "5633"))  # the benchmark's own loopback ports (5630-5639)
+EDOC_PORT = OSS_PORT + 1
 CLIENT_ID, CLIENT_SECRET, API_KEY = "bench", "bench-secret", "bench-key"
 RAW_TABLES = [
     "oss_units",
