@@ -9,12 +9,13 @@ import random
 import threading
 import time
 from datetime import date, timedelta
+from functools import partial
 from urllib.parse import parse_qs
 
 import httpx
 import pytest
 
-from chiso.extract.common import SourceConn, prefetched, scheduled_window
+from chiso.extract.common import SourceConn, prefetched, run_loads, scheduled_window
 from chiso.extract.edoc import EdocClient
 from chiso.extract.http import RetryPolicy, SourceError, retry_after_seconds
 from chiso.extract.one_stop_shop import OneStopShopClient
@@ -315,6 +316,34 @@ def test_prefetched_closed_early_stops_the_producer_and_closes_its_source():
     time.sleep(0.05)
     assert len(requested) == n  # nothing more requested after close
     assert not any(t.name.startswith("chiso-prefetch") for t in threading.enumerate())
+
+
+def test_run_loads_reads_the_next_batch_while_one_loads_and_stops_every_reader_on_a_failure():
+    produced: list[tuple[int, int]] = []
+    closed: set[int] = set()
+
+    def pages(b: int):
+        try:
+            for i in range(3):
+                produced.append((b, i))
+                yield (b, i)
+        finally:
+            closed.add(b)
+
+    def load(b: int, it):
+        got = list(it)
+        time.sleep(0.1)  # a batch's commit: the next batch's reader is already at work
+        assert (b + 1, 0) in produced or b == 3
+        if b == 2:
+            raise RuntimeError("batch 2 failed")
+        return got
+
+    jobs = [(partial(pages, b), partial(load, b)) for b in range(4)]
+    with pytest.raises(RuntimeError, match="batch 2 failed"):
+        run_loads(jobs)
+    assert closed == {0, 1, 2, 3}  # batch 3's pages were being read: stopped and closed, nothing left running
+    assert not any(t.name.startswith("chiso-extract-ahead") for t in threading.enumerate())
+    assert run_loads(jobs[:2]) == [[(0, i) for i in range(3)], [(1, i) for i in range(3)]]
 
 
 def test_prefetching_client_yields_pages_in_order_and_stops_cleanly_on_a_fault():

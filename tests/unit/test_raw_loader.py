@@ -318,3 +318,39 @@ def test_fast_path_column_checks_never_accept_what_the_row_path_refuses(field, v
             next(f.column for f in EDOC_DOCUMENTS_DAILY.fields if f.source == field))] == value
     if value == "2024-05-03T08:00:00+07:00":
         assert typed is not None
+
+
+def test_batches_of_one_extraction_share_a_connection_and_a_failure_leaves_no_lock(fresh_schema, monkeypatch):
+    wh = fresh_schema
+    with loader.Connections(wh.uri()) as db:
+        load_batch(db, EDOC_DOCUMENTS_DAILY, pages([doc(D1, u) for u in UNITS]), window_start=D1, window_end=D1)
+        pid = db.get().info.backend_pid
+        load_batch(db, EDOC_DOCUMENTS_DAILY, pages([doc(D2, u) for u in UNITS]), window_start=D2, window_end=D2)
+        assert db.get().info.backend_pid == pid  # one backend for the extraction's batches
+
+        def boom(batch):
+            raise RuntimeError("killed")
+
+        monkeypatch.setattr(loader, "before_commit", boom)
+        with pytest.raises(RuntimeError, match="killed"):
+            load_batch(db, EDOC_DOCUMENTS_DAILY, pages([doc(D1, UNITS[0], n=9)]), window_start=D1, window_end=D1)
+        # the failed batch rolled back and released its session locks: the next batch goes ahead
+        assert q(wh, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") == [(0,)]
+        monkeypatch.setattr(loader, "before_commit", lambda batch: None)
+        r = load_batch(db, EDOC_DOCUMENTS_DAILY, pages([doc(D1, UNITS[0], n=9)]), window_start=D1, window_end=D1)
+        assert (r.rows_new_versions, r.rows_deleted) == (1, 2)
+    assert q(wh, "SELECT status FROM raw.load_audit ORDER BY started_at") == [
+        ("succeeded",), ("succeeded",), ("failed",), ("succeeded",)
+    ]
+    assert q(wh, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'chiso-loader'") == [(0,)]
+
+
+def test_a_register_given_by_the_extractor_is_the_one_checked(fresh_schema):
+    """No register loaded in the warehouse, one given: the batch checks units against it (not against nothing)."""
+    from chiso.raw.register import UnitRegister, UnitVersion
+
+    wh = fresh_schema
+    given = UnitRegister([UnitVersion(UNITS[0], date(2020, 1, 1), None)])
+    r = load_docs(wh, [doc(D1, UNITS[0]), doc(D1, UNITS[1])], end=D1, units=given)
+    assert (r.rows_new_versions, r.rows_quarantined) == (1, 1)
+    assert q(wh, "SELECT record_ref LIKE %s FROM raw.quarantine", "%dòng 2") == [(True,)]

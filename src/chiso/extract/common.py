@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -125,6 +126,54 @@ PREFETCH_PAGES = 2
 PAGES_IN_FLIGHT = 2
 
 
+class _Producer:
+    """A thread reading `items` into a queue at most `depth` ahead of the consumer (see prefetched)."""
+
+    _done = object()
+
+    def __init__(self, items: Iterable[T], depth: int, name: str) -> None:
+        self.q: queue.Queue = queue.Queue(maxsize=depth)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._produce, args=(items,), name=name, daemon=True)
+        self.thread.start()
+
+    def _put(self, entry: tuple) -> bool:
+        while not self.stop.is_set():
+            try:
+                self.q.put(entry, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _produce(self, items: Iterable[T]) -> None:
+        it = iter(items)
+        try:
+            for item in it:
+                if not self._put((item, None)) or self.stop.is_set():
+                    return
+            self._put((self._done, None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            self._put((self._done, exc))
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()
+
+    def consume(self) -> Iterator[T]:
+        while True:
+            item, exc = self.q.get()
+            if item is self._done:
+                if exc is not None:
+                    raise exc
+                return
+            yield item
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
 def prefetched(items: Iterable[T], depth: int = PREFETCH_PAGES, name: str = "chiso-prefetch") -> Iterator[T]:
     """Yield the items of `items` in order while a thread already produces the next ones (at most `depth`
     ahead): fetching and decoding page n+1 overlaps the loading of page n. An exception of the producer is
@@ -133,43 +182,62 @@ def prefetched(items: Iterable[T], depth: int = PREFETCH_PAGES, name: str = "chi
     if depth <= 0:
         yield from items
         return
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    done = object()
-
-    def put(entry: tuple) -> bool:
-        while not stop.is_set():
-            try:
-                q.put(entry, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        it = iter(items)
-        try:
-            for item in it:
-                if not put((item, None)) or stop.is_set():
-                    return
-            put((done, None))
-        except BaseException as exc:  # handed to the consumer, raised there
-            put((done, exc))
-        finally:
-            close = getattr(it, "close", None)
-            if close is not None:
-                close()
-
-    t = threading.Thread(target=produce, name=name, daemon=True)
-    t.start()
+    producer = _Producer(items, depth, name)
     try:
-        while True:
-            item, exc = q.get()
-            if item is done:
-                if exc is not None:
-                    raise exc
-                return
-            yield item
+        yield from producer.consume()
     finally:
-        stop.set()
-        t.join()
+        producer.close()
+
+
+class Ahead(Iterator[T]):
+    """prefetched() whose thread starts at once, not at the first next(): the items are already being read while
+    their consumer still gets ready (a batch's connection, audit and locks). close() stops the thread (also when
+    nothing was consumed); call it in every case."""
+
+    def __init__(self, items: Iterable[T], depth: int = 1, name: str = "chiso-ahead") -> None:
+        self._producer = _Producer(items, depth, name)
+        self._items = self._producer.consume()
+
+    def __next__(self) -> T:
+        return next(self._items)
+
+    def close(self) -> None:
+        self._items.close()
+        self._producer.close()
+
+
+def run_loads(
+    jobs: list[tuple[Callable[[], Iterable[Any]], Callable[[Iterable[Any]], T]]],
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> list[T]:
+    """Batches given as (pages, load): `pages()` makes a batch's lazy page iterator, `load(pages)` loads it.
+    One at a time (concurrency 1), the next batch's pages are read ahead (Ahead) while the current one loads, so
+    at every chunk boundary the source's first response and the next batch's setup overlap the current batch
+    instead of adding up; with its one connection (loader.Connections) a batch then costs little more than its
+    rows. Several at once: run_batches. Results in job order; the earliest failure is raised."""
+    if concurrency > 1 and len(jobs) > 1:
+        return run_batches([partial(_load, pages, load) for pages, load in jobs], concurrency)
+    out: list[T] = []
+    current: Iterator[Any] | None = None
+    following: Ahead | None = None
+    try:
+        for i, (pages, load) in enumerate(jobs):
+            current = following if following is not None else iter(pages())
+            following = Ahead(jobs[i + 1][0](), name="chiso-extract-ahead") if i + 1 < len(jobs) else None
+            out.append(load(current))
+            _close(current)
+            current = None
+    finally:
+        for it in (current, following):
+            _close(it)
+    return out
+
+
+def _load(pages: Callable[[], Iterable[Any]], load: Callable[[Iterable[Any]], T]) -> T:
+    return load(pages())
+
+
+def _close(it: Any) -> None:
+    close = getattr(it, "close", None)
+    if close is not None:
+        close()

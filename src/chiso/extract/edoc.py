@@ -18,11 +18,11 @@ from chiso.extract.common import (
     SourceConn,
     as_date,
     prefetched,
-    run_batches,
+    run_loads,
 )
 from chiso.extract.http import JsonFetcher, RetryPolicy, fetch_page
 from chiso.raw.entities import EDOC_DOCUMENTS_DAILY, fast_envelope, page_problems
-from chiso.raw.loader import RecordPage, SourceRow, chunks, load_batch, registered_units
+from chiso.raw.loader import Connections, RecordPage, SourceRow, chunks, load_batch, registered_units
 
 log = logging.getLogger(__name__)
 
@@ -127,24 +127,23 @@ def extract(
     page_size: int = PAGE_SIZE,
     concurrency: int = DEFAULT_CONCURRENCY,
 ) -> dict[str, Any]:
-    """Extract daily document counts for [start, end], one batch (audit) per chunk of days, `concurrency`
-    chunks at a time."""
+    """Extract daily document counts for [start, end], one batch (audit) per chunk of days: one at a time with
+    the next chunk's pages read ahead (a cursor's pages come one after another), or `concurrency` at a time."""
     start, end = as_date(start), as_date(end)
     summary = ExtractSummary(SOURCE, start, end)
-    units = registered_units(warehouse_uri)
-    check = partial(page_problems, EDOC_DOCUMENTS_DAILY, known_units=units)
-    with EdocClient(conn, policy=policy, transport=transport, page_size=page_size) as client:
+    with (
+        Connections(warehouse_uri) as db,
+        EdocClient(conn, policy=policy, transport=transport, page_size=page_size) as client,
+    ):
+        units = registered_units(db)  # read once: the pages' checks and every batch use this one
+        check = partial(page_problems, EDOC_DOCUMENTS_DAILY, known_units=units)
 
-        def chunk(cs: date, ce: date):
-            return load_batch(
-                warehouse_uri,
-                EDOC_DOCUMENTS_DAILY,
-                client.rows(cs, ce, check),
-                window_start=cs,
-                window_end=ce,
-                run_id=run_id,
+        def job(cs: date, ce: date) -> tuple:
+            load = partial(
+                load_batch, db, EDOC_DOCUMENTS_DAILY, window_start=cs, window_end=ce, run_id=run_id, units=units
             )
+            return partial(client.rows, cs, ce, check), load
 
-        for r in run_batches([partial(chunk, cs, ce) for cs, ce in chunks(start, end, chunk_days)], concurrency):
+        for r in run_loads([job(cs, ce) for cs, ce in chunks(start, end, chunk_days)], concurrency):
             summary.add(r)
     return summary.as_dict()

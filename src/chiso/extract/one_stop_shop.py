@@ -27,7 +27,7 @@ from chiso.extract.common import (
     SourceConn,
     as_date,
     prefetched,
-    run_batches,
+    run_loads,
 )
 from chiso.extract.http import JsonFetcher, RetryPolicy, SourceError, TransientPage, fetch_page
 from chiso.raw.entities import (
@@ -39,7 +39,7 @@ from chiso.raw.entities import (
     fast_envelope,
     page_problems,
 )
-from chiso.raw.loader import RecordPage, SourceRow, chunks, load_batch, registered_units
+from chiso.raw.loader import Connections, RecordPage, SourceRow, chunks, load_batch, registered_units
 
 log = logging.getLogger(__name__)
 
@@ -233,41 +233,33 @@ def extract(
 
     Registers (units, procedures) are full snapshots, loaded first so the daily counts are checked
     against the fresh unit register. Daily counts load in chunks of `chunk_days` (one audit per
-    chunk and entity), `concurrency` chunks at a time. Raises SourceError/LoadError of the earliest failed
-    chunk (batches that succeeded stay; each batch is atomic)."""
+    chunk and entity), one batch at a time with the next one's pages read ahead, or `concurrency` at a time.
+    Raises SourceError/LoadError of the earliest failed batch (batches that succeeded stay; each is atomic)."""
     start, end = as_date(start), as_date(end)
     summary = ExtractSummary(SOURCE, start, end)
-    with OneStopShopClient(conn, policy=policy, transport=transport, page_size=page_size) as client:
+    with (
+        OneStopShopClient(conn, policy=policy, transport=transport, page_size=page_size) as client,
+        Connections(warehouse_uri) as db,
+    ):
         for name in ("units", "procedures"):
             if name in entities:
                 path, entity = ENDPOINTS[name]
                 check = partial(page_problems, entity, known_units=None)
-                summary.add(load_batch(warehouse_uri, entity, client.rows(path, None, check, entity), run_id=run_id))
-        units = registered_units(warehouse_uri)
+                summary.add(load_batch(db, entity, client.rows(path, None, check, entity), run_id=run_id))
+        # Read once, after the register's own batch: the pages' checks and every daily batch use this one.
+        units = registered_units(db)
 
-        def chunk(cs: date, ce: date) -> list:
-            out = []
-            for name in ("dossier_daily", "petition_daily"):
-                if name not in entities:
-                    continue
-                path, entity = ENDPOINTS[name]
-                params = {"tuNgay": cs.isoformat(), "denNgay": ce.isoformat()}
-                out.append(
-                    load_batch(
-                        warehouse_uri,
-                        entity,
-                        client.rows(path, params, partial(page_problems, entity, known_units=units), entity),
-                        window_start=cs,
-                        window_end=ce,
-                        run_id=run_id,
-                    )
-                )
-            return out
+        def job(name: str, cs: date, ce: date) -> tuple:
+            path, entity = ENDPOINTS[name]
+            params = {"tuNgay": cs.isoformat(), "denNgay": ce.isoformat()}
+            check = partial(page_problems, entity, known_units=units)
+            load = partial(load_batch, db, entity, window_start=cs, window_end=ce, run_id=run_id, units=units)
+            return partial(client.rows, path, params, check, entity), load
 
-        jobs = [partial(chunk, cs, ce) for cs, ce in chunks(start, end, chunk_days)]
-        for results in run_batches(jobs, concurrency):
-            for r in results:
-                summary.add(r)
+        names = [n for n in ("dossier_daily", "petition_daily") if n in entities]
+        jobs = [job(name, cs, ce) for cs, ce in chunks(start, end, chunk_days) for name in names]
+        for r in run_loads(jobs, concurrency):
+            summary.add(r)
     return summary.as_dict()
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import logging
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -182,9 +183,61 @@ def unit_register(conn: psycopg.Connection) -> UnitRegister | None:
     return UnitRegister((UnitVersion(c, f, t, ty, tuple(s)) for c, f, t, ty, s in rows), refused)
 
 
-def registered_units(warehouse_uri: str) -> UnitRegister | None:
-    """unit_register() over a short connection (None while the register has never been loaded)."""
-    with psycopg.connect(warehouse_uri, autocommit=True) as conn:
+class Connections:
+    """The warehouse connections of one extraction, one per thread, reused by its batches: opening one costs
+    a backend and a SCRAM authentication (~10 ms), more than loading a chunk of a small entity. A connection
+    left inside a transaction (a failure on the way) is closed, never reused; `close()` closes the rest."""
+
+    def __init__(self, warehouse_uri: str) -> None:
+        self.uri = warehouse_uri
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._open: list[psycopg.Connection] = []
+
+    def get(self) -> psycopg.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and not conn.closed and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            return conn
+        if conn is not None:
+            self.discard(conn)
+        conn = psycopg.connect(self.uri, autocommit=True, application_name="chiso-loader")
+        try:
+            require_head(conn)  # the tables are the migrations' (./chiso migrate); a load takes no DDL lock
+        except BaseException:
+            conn.close()
+            raise
+        self._local.conn = conn
+        with self._lock:
+            self._open.append(conn)
+        return conn
+
+    def discard(self, conn: psycopg.Connection) -> None:
+        if getattr(self._local, "conn", None) is conn:
+            self._local.conn = None
+        with self._lock:
+            if conn in self._open:
+                self._open.remove(conn)
+        conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._open = self._open, []
+        for c in conns:
+            c.close()
+
+    def __enter__(self) -> Connections:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def registered_units(warehouse: str | Connections) -> UnitRegister | None:
+    """unit_register() over a short connection, or one of `warehouse`'s (None while the register has never
+    been loaded)."""
+    if isinstance(warehouse, Connections):
+        return unit_register(warehouse.get())
+    with psycopg.connect(warehouse, autocommit=True) as conn:
         require_head(conn)
         return unit_register(conn)
 
@@ -855,8 +908,11 @@ def before_commit(batch: _Batch) -> None:
     """Test seam: called inside the version transaction right before the audit is marked succeeded."""
 
 
+_READ_REGISTER = object()  # load_batch(units=...): read the unit register in the batch (the default)
+
+
 def load_batch(
-    warehouse_uri: str,
+    warehouse: str | Connections,
     entity: Entity,
     pages: Iterable[Iterable[SourceRow]],
     *,
@@ -866,9 +922,13 @@ def load_batch(
     tombstone_extra: dict[str, Any] | None = None,
     check_units: bool = True,
     scope: dict[str, Any] | None = None,
+    units: UnitRegister | None | object = _READ_REGISTER,
 ) -> BatchResult:
     """Load one batch. `pages` is consumed lazily (a page at a time); exceptions it raises (source
-    errors) fail the batch like loader errors do. Raises after recording the failure."""
+    errors) fail the batch like loader errors do. Raises after recording the failure.
+    `warehouse`: a libpq URI (a connection of the batch's own) or an extraction's Connections (this thread's,
+    reused). `units`: the unit register as the extractor read it at the start of its extraction (after loading
+    it), instead of reading it again for every batch."""
     if entity.date_column and (window_start is None or window_end is None):
         raise ValueError(f"{entity.name} is a daily entity: window_start and window_end are required")
     if set(scope or ()) != set(entity.scope_columns):
@@ -882,8 +942,17 @@ def load_batch(
         window_end=window_end,
         scope={c: scope[c] for c in entity.scope_columns} if entity.scope_columns else None,
     )
-    with psycopg.connect(warehouse_uri, autocommit=True, application_name="chiso-loader") as conn:
-        require_head(conn)  # the tables are the migrations' (./chiso migrate); a load takes no DDL lock
+    pool = warehouse if isinstance(warehouse, Connections) else None
+    if pool is None:
+        conn = psycopg.connect(warehouse, autocommit=True, application_name="chiso-loader")
+        try:
+            require_head(conn)  # the tables are the migrations' (./chiso migrate); a load takes no DDL lock
+        except BaseException:
+            conn.close()
+            raise
+    else:
+        conn = pool.get()
+    with _closing(conn, pool):
         # Our batch lock before our audit exists, so no other loader can take the audit for a dead one's.
         conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (BATCH_LOCK, result.batch_id))
         # Shared: batches of this code stage side by side; a holder of the exclusive entity lock is waited for.
@@ -902,7 +971,10 @@ def load_batch(
                 Jsonb(result.as_dict()["scope"]) if result.scope else None,
             ),
         )
-        units = unit_register(conn) if (check_units and entity.unit_column) else None
+        if not (check_units and entity.unit_column):
+            units = None
+        elif units is _READ_REGISTER:
+            units = unit_register(conn)
         batch = _Batch(conn, entity, result, units=units, tombstone_extra=tombstone_extra)
         try:
             batch.begin()
@@ -942,6 +1014,23 @@ def load_batch(
         result.rows_quarantined,
     )
     return result
+
+
+class _closing:
+    """A batch's own connection is closed after it; one of an extraction's Connections only when the batch left
+    it unusable (inside a transaction: its session locks would stay held)."""
+
+    def __init__(self, conn: psycopg.Connection, pool: Connections | None) -> None:
+        self.conn, self.pool = conn, pool
+
+    def __enter__(self) -> psycopg.Connection:
+        return self.conn
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is None:
+            self.conn.close()
+        elif self.conn.closed or self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            self.pool.discard(self.conn)
 
 
 def chunks(start: date, end: date, days: int) -> Iterator[tuple[date, date]]:
