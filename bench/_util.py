@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 
-def wait_healthy(url: str, what: str = "simulator", timeout: float = 60) -> None:
-    """Wait until `<url>/health` answers 200."""
+def wait_healthy(url: str, what: str = "simulator", timeout: float = 300) -> None:
+    """Wait until `<url>/health` answers 200 (a simulator generates its span first: minutes on a busy machine)."""
     import httpx
 
     deadline = time.monotonic() + timeout
