@@ -11,6 +11,7 @@ Write once: when the batch's scope (its window, or the whole snapshot) holds no 
 transaction opens at the start instead — rows are COPied straight into raw as pages arrive (duplicates kept
 apart in Python, bad rows quarantined at commit), with no work table and no second write.
 Anything raised before the commit leaves no version behind and the audit `failed` with the error.
+An extraction's batches share one connection per thread (Connections) and the unit register it read once.
 Units across the 2025 reform (register.py): the unit register is checked whole before it is stored (bad versions
 quarantined, the others stored); a daily row whose unit has no version valid on the row's date is quarantined."""
 
