@@ -176,8 +176,8 @@ def main() -> int:
         t_suites = sum(v[0] for v in per_suite.values())
         t_rest = t_val - t_suites - t_docs[0]
         print(
-            f"  = suites {t_suites:.1f}s + Data Docs {t_docs[0]:.1f}s + the rest {t_rest:.1f}s (GX import and context;"
-            f" the import alone is {t_import / t_load:.1%} of extract+load)"
+            f"  = suites {t_suites:.1f}s + Data Docs {t_docs[0]:.1f}s + the rest {t_rest:.1f}s (GX import and context,"
+            f" waiting for the scratch tables; the import alone is {t_import / t_load:.1%} of extract+load)"
         )
         ratio = t_val / t_load
         print(f"ratio validation / extract+load = {ratio:.1%} (goal < 10%)")
