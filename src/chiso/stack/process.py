@@ -71,32 +71,63 @@ def spawn(
     return proc.pid
 
 
-def group_members(pgid: int) -> list[int]:
-    members = []
+def _processes() -> dict[int, tuple[int, int]]:
+    """pid -> (parent pid, process group) of every live process (zombies left out)."""
+    out = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         with contextlib.suppress(OSError, IndexError, ValueError):
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                members.append(int(entry.name))
-    return members
+            if fields[0] != "Z":
+                out[int(entry.name)] = (int(fields[1]), int(fields[2]))
+    return out
+
+
+def group_members(pgid: int) -> list[int]:
+    return [pid for pid, (_, group) in _processes().items() if group == pgid]
+
+
+def tree_groups(pgids: set[int]) -> set[int]:
+    """The groups and those of every descendant of their members. Airflow's task supervisor starts each task in a
+    process group of its own (setpgid), so a component's tasks (and their dbt) are not in the component's group."""
+    procs = _processes()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in procs.items():
+        children.setdefault(ppid, []).append(pid)
+    todo = [pid for pid, (_, group) in procs.items() if group in pgids]
+    seen = set(todo)
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in seen:
+                seen.add(child)
+                todo.append(child)
+    return (set(pgids) | {procs[pid][1] for pid in seen}) - {os.getpgrp()}
 
 
 def stop(run_dir: Path, name: str, *, grace: float = 15.0) -> None:
-    """SIGTERM the component's process group, then SIGKILL whatever outlives the grace period."""
+    """SIGTERM the component's process group, and the groups its descendants made, then SIGKILL whatever outlives
+    the grace period."""
     path = pidfile(run_dir, name)
     try:
         pgid = int(path.read_text().strip())
     except (FileNotFoundError, ValueError):
         return
+    groups = {pgid}
+
+    def alive() -> bool:
+        return any(group in groups for _, group in _processes().values())
+
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-        if not group_members(pgid):
+        # Again before each signal: a descendant whose parent died belongs to init, out of the tree.
+        groups = tree_groups(groups)
+        if not alive():
             break
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, sig)
+        for group in groups:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(group, sig)
         deadline = time.monotonic() + wait
-        while time.monotonic() < deadline and group_members(pgid):
+        while time.monotonic() < deadline and alive():
             time.sleep(0.2)
     path.unlink(missing_ok=True)
 
