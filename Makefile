@@ -8,7 +8,7 @@ ENVS := airflow dbt superset
 CHISO := ./chiso
 PYTEST := $(VENVS)/airflow/bin/python -m pytest
 
-.PHONY: run stop status test test-fast test-unit test-e2e lint bench venvs browser clean help
+.PHONY: run stop status test test-fast test-unit test-e2e lint bench venvs browser redis clean help
 
 help:
 	@echo "make run | stop | status | test | test-fast | lint | bench"
@@ -47,7 +47,15 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-run: venvs
+## Redis for CHISO_EXECUTOR=celery (Debian package, like chromium). The stack runs its own server, on loopback, on
+## its own port (not the package's service on 6379: containers do not start it, other machines may).
+redis:
+	@[ -x /usr/bin/redis-server ] || { \
+	  echo "[make] installing redis-server (apt)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; }
+
+run: venvs redis
 	$(CHISO) up --pipeline
 
 stop:
@@ -56,7 +64,7 @@ stop:
 status:
 	@$(CHISO) status
 
-test: venvs browser
+test: venvs browser redis
 	$(PYTEST)
 
 # No server: deselects what needs PostgreSQL, dbt, Superset, the whole stack or the internet (markers are
@@ -68,7 +76,7 @@ test-fast: venvs
 test-unit: venvs
 	$(PYTEST) -m "not e2e"
 
-test-e2e: venvs browser
+test-e2e: venvs browser redis
 	$(PYTEST) -m e2e
 
 lint: venvs

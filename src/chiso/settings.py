@@ -26,6 +26,16 @@ def _port(name: str, default: int) -> int:
     return port
 
 
+EXECUTORS = ("local", "celery")
+
+
+def _executor() -> str:
+    text = _env("CHISO_EXECUTOR", "local")
+    if text not in EXECUTORS:
+        raise ValueError(f"CHISO_EXECUTOR phải là {' hoặc '.join(EXECUTORS)}, nhận '{text}'")
+    return text
+
+
 def _date(name: str, default: str) -> date:
     text = _env(name, default)
     try:
@@ -64,6 +74,13 @@ class Settings:
     )
     airflow_health_port: int = field(
         default_factory=lambda: _port("CHISO_AIRFLOW_HEALTH_PORT", _port("CHISO_AIRFLOW_PORT", 8080) + 894)
+    )
+    # CHISO_EXECUTOR=celery: Airflow's CeleryExecutor with a Redis broker and two Celery workers, all on loopback
+    # (scale.md); `local` (LocalExecutor) otherwise. Redis' port moves with the API port too (8795 for 8080), away
+    # from 6379, where Debian's own redis-server service may listen.
+    executor: str = field(default_factory=_executor)
+    redis_port: int = field(
+        default_factory=lambda: _port("CHISO_REDIS_PORT", _port("CHISO_AIRFLOW_PORT", 8080) + 715)
     )
     # Demo window: both sides of the 1/7/2025 reform, up to yesterday.
     demo_start: date = field(default_factory=lambda: _date("CHISO_DEMO_START", "2025-01-01"))

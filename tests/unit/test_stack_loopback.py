@@ -6,6 +6,8 @@ the last test starts it and reads a log through it the way Airflow's API server 
 from __future__ import annotations
 
 import importlib
+import ipaddress
+import itertools
 import os
 import re
 import secrets
@@ -44,6 +46,10 @@ def listeners(s: Settings) -> list[tuple[str, str, int]]:
     ]  # fmt: skip
     log = components.log_server_argv(s)
     out += [("airflow log server", _opt(log, "--host")[0], int(p)) for p in _opt(log, "--port")]
+    # CHISO_EXECUTOR=celery: the worker log port on each worker's own address, and the broker
+    out += [("airflow log server (worker)", *_host_port(listen)) for listen in _opt(log, "--listen")]
+    redis = dict(line.split(" ", 1) for line in components.redis_conf(s, _creds()).splitlines() if line)
+    out.append(("redis", redis["bind"], int(redis["port"])))
     host, port = _opt(components.superset_argv(s), "--bind")[0].rsplit(":", 1)
     out.append(("superset", host, int(port)))
     docs = components.docs_argv(s, s.home / "data_docs")
@@ -55,6 +61,11 @@ def listeners(s: Settings) -> list[tuple[str, str, int]]:
     return out
 
 
+def _host_port(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    return host, int(port)
+
+
 @pytest.fixture
 def clean_ports(monkeypatch):
     for var in list(os.environ):
@@ -63,9 +74,12 @@ def clean_ports(monkeypatch):
     return monkeypatch
 
 
-def test_every_listener_binds_loopback(clean_ports):
+@pytest.mark.parametrize("executor", ["local", "celery"])
+def test_every_listener_binds_loopback(clean_ports, executor):
+    clean_ports.setenv("CHISO_EXECUTOR", executor)
     for what, host, _ in listeners(Settings()):
-        assert host == LOOPBACK, what
+        # Celery workers have addresses of their own (127.0.0.2, .3: tasks record them), loopback too.
+        assert host == LOOPBACK or (executor == "celery" and ipaddress.ip_address(host).is_loopback), what
 
 
 def test_airflow_serves_no_logs_of_its_own_and_task_hosts_are_loopback(clean_ports):
@@ -107,12 +121,15 @@ def test_a_malformed_port_setting_names_the_variable(clean_ports, value):
         Settings()
 
 
-def test_the_dev_e2e_and_bench_stacks_never_share_a_port(clean_ports):
-    """The three stacks this repository runs side by side: `make run` (defaults), the e2e fixture, bench/_stack.py."""
+def test_the_stacks_of_this_repository_never_share_a_port(clean_ports):
+    """The stacks this repository runs side by side: `make run` (defaults), the e2e fixture, bench/_stack.py and the
+    Celery drill's own stack; each with every listener it can have (CHISO_EXECUTOR=celery)."""
     stacks = {"dev": {}}
-    for name, path in (("e2e", "tests/e2e/conftest.py"), ("bench", "bench/_stack.py")):
+    for name, path in (("e2e", "tests/e2e/conftest.py"), ("bench", "bench/_stack.py"),
+                       ("celery", "tests/e2e/test_celery_stack.py")):
         stacks[name] = dict(PORT_VARS.findall((REPO_ROOT / path).read_text()))
         assert "CHISO_AIRFLOW_PORT" in stacks[name], path
+    clean_ports.setenv("CHISO_EXECUTOR", "celery")
     ports = {}
     for name, env in stacks.items():
         for var in list(os.environ):
@@ -120,10 +137,11 @@ def test_the_dev_e2e_and_bench_stacks_never_share_a_port(clean_ports):
                 clean_ports.delenv(var)
         for var, value in env.items():
             clean_ports.setenv(var, value)
-        used = [port for _, _, port in listeners(Settings())]
+        used = [(host, port) for _, host, port in listeners(Settings())]
         assert len(used) == len(set(used)), (name, sorted(used))
-        ports[name] = set(used)
-    assert not ports["dev"] & ports["e2e"] and not ports["dev"] & ports["bench"] and not ports["e2e"] & ports["bench"]
+        ports[name] = {port for _, port in used}
+    for a, b in itertools.combinations(ports, 2):
+        assert not ports[a] & ports[b], (a, b, sorted(ports[a] & ports[b]))
 
 
 # ---------------------------------------------------------------- the log server itself
@@ -149,7 +167,7 @@ def _listening(port: int) -> set[str]:
 
 def test_log_server_listens_on_loopback_only_and_serves_airflow_logs(tmp_path):
     s = Settings(home=tmp_path)
-    worker, trigger = _free_port(), _free_port()
+    worker, trigger, celery = _free_port(), _free_port(), _free_port()
     env = {
         **components.airflow_env(s, _creds()),
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(worker),
@@ -160,15 +178,17 @@ def test_log_server_listens_on_loopback_only_and_serves_airflow_logs(tmp_path):
     log_file.parent.mkdir(parents=True)
     log_file.write_text("xin chào từ nhật ký\n", encoding="utf-8")
     argv = [sys.executable, "-m", "chiso.stack.log_server", "--host", LOOPBACK, "--port", str(worker),
-            "--port", str(trigger)]  # fmt: skip
+            "--port", str(trigger), "--listen", f"127.0.0.2:{celery}"]  # fmt: skip
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
-        while not (_listening(worker) and _listening(trigger)):
+        while not (_listening(worker) and _listening(trigger) and _listening(celery)):
             assert proc.poll() is None, proc.stdout.read().decode(errors="replace")
             assert time.monotonic() < deadline, "log server did not start"
             time.sleep(0.2)
         assert _listening(worker) == _listening(trigger) == {"0100007F"}  # 127.0.0.1, nothing on 0.0.0.0 or ::
+        assert _listening(celery) == {"0200007F"}  # a Celery worker's own address (CHISO_EXECUTOR=celery)
+        assert httpx.get(f"http://127.0.0.2:{celery}/log/{rel}").status_code == 403
         assert httpx.get(f"http://{LOOPBACK}:{worker}/log/{rel}").status_code == 403  # Airflow's JWT check
         # What the API server does for a running task: a token signed with [api] secret_key, from the task's host.
         fetch = (

@@ -6,11 +6,13 @@ settings (tests/unit/test_compose.py).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import sys
 from datetime import datetime, time, timedelta
 from pathlib import Path
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from chiso.assets import (
@@ -23,6 +25,7 @@ from chiso.assets import (
 )
 from chiso.settings import Settings
 from chiso.stack import postgres
+from chiso.stack.log_server import TASK_HOST_VAR
 from chiso.warehouse import connections as connections_  # `connections` is this module's AIRFLOW_CONN_* builder
 
 SIM_CLIENT_ID = "chiso-warehouse"
@@ -134,9 +137,100 @@ def airflow_env(s: Settings, creds: dict[str, str]) -> dict[str, str]:
         "AIRFLOW__CORE__MP_START_METHOD": "fork",
         "CHISO_DBT_PROJECT_DIR": str(s.repo / "dbt_project"),
     }
+    if s.executor == "celery":
+        env.update(celery_env(s, creds))
     env.update(dbt_env(s, creds))
     env.update(connections(s, creds))
     return env
+
+
+# ---------------------------------------------------------------- CHISO_EXECUTOR=celery
+
+REDIS = "redis"
+REDIS_SERVER = "/usr/bin/redis-server"  # Debian's package, installed by `make` (target `redis`)
+CELERY_WORKERS = 2
+CELERY_QUEUE = "default"
+# Each worker process runs this many tasks at once: two workers fill [core] parallelism (4).
+CELERY_CONCURRENCY = 2
+
+
+def broker_url(s: Settings, creds: dict[str, str]) -> str:
+    return f"redis://:{quote(creds['redis_password'], safe='')}@{s.host}:{s.redis_port}/0"
+
+
+def celery_env(s: Settings, creds: dict[str, str]) -> dict[str, str]:
+    """Airflow's settings for the CeleryExecutor; docker-compose.yml sets the same (tests/unit/test_compose.py)."""
+    return {
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CELERY__BROKER_URL": broker_url(s, creds),
+        # Task states in Airflow's own database, through the one connection builder.
+        "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + connections_.build_uri(
+            s.host, s.pg_port, "airflow", "airflow", creds["pg_airflow"]
+        ),
+        "AIRFLOW__CELERY__DEFAULT_QUEUE": CELERY_QUEUE,
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(CELERY_CONCURRENCY),
+        # A worker that dies (its machine, here its process tree) stops its tasks' heartbeats: after this long
+        # the scheduler fails them and their retries go to a live worker (default: 5 minutes).
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
+    }
+
+
+def celery_worker_name(n: int) -> str:
+    """Supervisor name (pid file, log) of Celery worker n (1-based)."""
+    return f"airflow-celery-worker-{n}"
+
+
+def celery_hostname(n: int) -> str:
+    """Celery's node name of worker n is celery@<this>."""
+    return f"chiso-worker-{n}"
+
+
+def celery_task_host(s: Settings, n: int) -> str:
+    """Worker n's own loopback address (127.0.0.2, 127.0.0.3 for 127.0.0.1): tasks record it as their host, as on
+    separate machines, and the log server answers there for the logs of its running tasks."""
+    return str(ipaddress.ip_address(s.host) + n)
+
+
+def celery_worker_argv(s: Settings, n: int) -> list[str]:
+    # --skip-serve-logs: Airflow's log server would listen on every interface; chiso.stack.log_server serves the
+    # workers' logs on their loopback addresses instead (log_server_argv).
+    return [
+        str(s.venv_bin("airflow") / "airflow"), "celery", "worker", "--celery-hostname", celery_hostname(n),
+        "--queues", CELERY_QUEUE, "--concurrency", str(CELERY_CONCURRENCY), "--skip-serve-logs",
+    ]
+
+
+def celery_worker_env(s: Settings, creds: dict[str, str], n: int) -> dict[str, str]:
+    return {**airflow_env(s, creds), TASK_HOST_VAR: celery_task_host(s, n)}
+
+
+def redis_dir(s: Settings) -> Path:
+    return s.home / "redis"
+
+
+def redis_conf(s: Settings, creds: dict[str, str]) -> str:
+    """redis.conf of the broker: loopback, its port, the generated password (in a 0600 file, not on a command line
+    where `ps` shows it), data under CHISO_HOME; appendonly so queued tasks survive a restart of Redis."""
+    return "\n".join([
+        f"bind {s.host}",
+        f"port {s.redis_port}",
+        f"requirepass {_redis_quoted(creds['redis_password'])}",
+        f"dir {redis_dir(s)}",
+        "daemonize no",
+        'logfile ""',
+        'save ""',
+        "appendonly yes",
+        "",
+    ])
+
+
+def _redis_quoted(value: str) -> str:
+    """A redis.conf string argument (an operator's CHISO_SECRET_REDIS_PASSWORD may hold spaces or quotes)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def redis_argv(s: Settings) -> list[str]:
+    return [REDIS_SERVER, str(redis_dir(s) / "redis.conf")]
 
 
 AIRFLOW_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
@@ -151,11 +245,16 @@ def airflow_argv(s: Settings, component: str) -> list[str]:
 
 
 def log_server_argv(s: Settings) -> list[str]:
-    """Airflow's log-serving app on loopback, on the worker and triggerer log ports (one process)."""
-    return [
+    """Airflow's log-serving app on loopback, on the worker and triggerer log ports (one process); with Celery also
+    on each worker's address, where the API server asks for the log of a task running there."""
+    argv = [
         str(s.venv_bin("airflow") / "python"), "-m", "chiso.stack.log_server", "--host", s.host,
         "--port", str(s.airflow_worker_log_port), "--port", str(s.airflow_trigger_log_port),
     ]
+    if s.executor == "celery":
+        for n in range(1, CELERY_WORKERS + 1):
+            argv += ["--listen", f"{celery_task_host(s, n)}:{s.airflow_worker_log_port}"]
+    return argv
 
 
 def superset_home(s: Settings) -> Path:

@@ -28,6 +28,7 @@ NAMES = (
     "national_token",
     "airflow_secret_key",
     "airflow_jwt_secret",
+    "redis_password",  # Celery's broker (CHISO_EXECUTOR=celery)
 )
 # Signing keys (sessions, JWTs, Superset's encrypted fields) get 48 random bytes: HS256 wants at least 32
 # (PyJWT warns below). Passwords and tokens get 18. Keys already in secrets.json are kept: rotating

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import threading
 import time
@@ -12,8 +13,8 @@ from pathlib import Path
 import httpx
 
 from chiso.settings import Settings
+from chiso.stack import broker, credentials, postgres, process
 from chiso.stack import components as comp
-from chiso.stack import credentials, postgres, process
 from chiso.warehouse import connections
 
 SIMULATOR = "simulator"
@@ -88,6 +89,7 @@ class Stack:
             ("PostgreSQL", self._up_postgres),
             ("Superset", self._up_superset),
             ("trình mô phỏng hệ thống nguồn (simulator)", self._up_simulator),
+            *([("Redis (Celery broker)", self._up_redis)] if s.executor == "celery" else []),
             ("Airflow", self._up_airflow),
             ("Data Docs", self._up_docs),
         ]
@@ -125,6 +127,33 @@ class Stack:
         )
         process.wait_until(lambda: _http_ok(url), timeout=120, what="simulator")
 
+    def _up_redis(self) -> None:
+        s = self.s
+        if process.read_pid(s.run_dir, comp.REDIS) and self._redis_healthy():
+            return
+        process.stop(s.run_dir, comp.REDIS)
+        if not os.access(comp.REDIS_SERVER, os.X_OK):
+            raise RuntimeError(f"{comp.REDIS_SERVER} not found: CHISO_EXECUTOR=celery needs Debian's redis-server "
+                               "(`make redis` installs it)")
+        conf = comp.redis_dir(s) / "redis.conf"
+        conf.parent.mkdir(parents=True, exist_ok=True)
+        conf.unlink(missing_ok=True)
+        # The password is in this file: readable by its owner only, from its first byte.
+        fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(comp.redis_conf(s, self.creds))
+        process.spawn(comp.REDIS, comp.redis_argv(s), run_dir=s.run_dir, log_dir=s.logs,
+                      env={"PATH": "/usr/bin:/bin"}, cwd=comp.redis_dir(s))
+        process.wait_until(self._redis_healthy, timeout=30, what="Redis")
+
+    def _redis_healthy(self) -> bool:
+        return broker.redis_ping(self.s.host, self.s.redis_port, self.creds["redis_password"])
+
+    def _workers_answering(self) -> set[str]:
+        if not self._redis_healthy():
+            return set()
+        return broker.workers_answering(comp.broker_url(self.s, self.creds))
+
     def _up_airflow(self) -> None:
         s = self.s
         env = comp.airflow_env(s, self.creds)
@@ -149,7 +178,27 @@ class Stack:
         if not process.read_pid(s.run_dir, comp.LOG_SERVER):
             process.spawn(comp.LOG_SERVER, comp.log_server_argv(s), run_dir=s.run_dir, log_dir=s.logs, env=env,
                           cwd=s.repo)
+        if s.executor == "celery":
+            self._up_celery_workers()
         process.wait_until(self._airflow_healthy, timeout=300, what="Airflow")
+
+    def _up_celery_workers(self) -> None:
+        s = self.s
+        names = [comp.celery_worker_name(n) for n in range(1, comp.CELERY_WORKERS + 1)]
+        for n, name in enumerate(names, 1):
+            if not process.read_pid(s.run_dir, name):
+                process.spawn(name, comp.celery_worker_argv(s, n), run_dir=s.run_dir, log_dir=s.logs,
+                              env=comp.celery_worker_env(s, self.creds, n), cwd=s.repo)
+        nodes = {f"celery@{comp.celery_hostname(n)}" for n in range(1, comp.CELERY_WORKERS + 1)}
+
+        def ready() -> bool:
+            for name in names:
+                if not process.read_pid(s.run_dir, name):
+                    log = (s.logs / f"{name}.log").read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"{name} exited; see {s.logs / name}.log\n{log}")
+            return nodes <= self._workers_answering()
+
+        process.wait_until(ready, timeout=300, what="Celery workers", interval=2)
 
     def _airflow_healthy(self) -> bool:
         try:
@@ -197,8 +246,10 @@ class Stack:
     # ---------- stop ----------
     def down(self) -> None:
         s = self.s
-        airflow = (comp.LOG_SERVER, *(AIRFLOW_PREFIX + c for c in reversed(comp.AIRFLOW_COMPONENTS)))
-        for name in (DOCS, SUPERSET, *airflow, SIMULATOR):
+        # Whatever the executor now: a stack started with CHISO_EXECUTOR=celery stops whole without it.
+        workers = [comp.celery_worker_name(n) for n in range(1, comp.CELERY_WORKERS + 1)]
+        airflow = (*workers, comp.LOG_SERVER, *(AIRFLOW_PREFIX + c for c in reversed(comp.AIRFLOW_COMPONENTS)))
+        for name in (DOCS, SUPERSET, *airflow, SIMULATOR, comp.REDIS):
             process.stop(s.run_dir, name)
         postgres.stop(s)
         pid = postgres.postmaster_pid(s)
@@ -207,6 +258,20 @@ class Stack:
         say("stack stopped")
 
     # ---------- status ----------
+    def _celery_status(self) -> dict[str, dict]:
+        s = self.s
+        out = {"redis": {"healthy": self._redis_healthy(), "pid": process.read_pid(s.run_dir, comp.REDIS),
+                         "port": s.redis_port}}
+        answering = broker.workers_answering(comp.broker_url(s, self.creds)) if out["redis"]["healthy"] else set()
+        for n in range(1, comp.CELERY_WORKERS + 1):
+            pid = process.read_pid(s.run_dir, comp.celery_worker_name(n))
+            node = f"celery@{comp.celery_hostname(n)}"
+            out[f"celery_worker_{n}"] = {
+                "healthy": pid is not None and node in answering, "pid": pid, "node": node,
+                "task_host": comp.celery_task_host(s, n),  # what its task instances record as their hostname
+            }
+        return out
+
     def status(self) -> dict:
         s = self.s
         pg_pid = postgres.postmaster_pid(s)
@@ -240,6 +305,8 @@ class Stack:
             },
         }
         comps["airflow"]["pid"] = comps["airflow"]["pids"]["api-server"]
+        if s.executor == "celery":
+            comps.update(self._celery_status())
         c = self.creds
         return {
             "healthy": all(v["healthy"] for v in comps.values()),
