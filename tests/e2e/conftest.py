@@ -39,8 +39,11 @@ E2E_ENV = {
 # Every test here is marked e2e (and postgres, dbt, superset) by tests/conftest.py FOLDER_NEEDS.
 
 
-def chiso(*args: str, timeout: float = 3600, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, **E2E_ENV}
+def chiso(
+    *args: str, timeout: float = 3600, check: bool = True, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    """`./chiso ARGS` on the e2e stack (or on the stack of `env`, e.g. test_celery_stack's own)."""
+    env = {**os.environ, **(E2E_ENV if env is None else env)}
     r = subprocess.run([str(REPO_ROOT / "chiso"), *args], env=env, capture_output=True, text=True, timeout=timeout)
     if check and r.returncode != 0:
         raise AssertionError(f"chiso {' '.join(args)} exited {r.returncode}\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}")
