@@ -58,8 +58,8 @@ def load_faults(spec: str | None) -> dict[str, FaultConfig]:
     return {system: FaultConfig.from_dict(cfg, system) for system, cfg in raw.items()}
 
 
-def national_app(token: str):
-    """The national reporting receiver, if its module exists (written separately)."""
+def national_app(token: str, store: str | None = None):
+    """The national reporting receiver, if its module exists (written separately); `store`: its journal file."""
     try:
         mod = importlib.import_module("chiso_simulator.national")
     except ModuleNotFoundError as exc:
@@ -67,7 +67,7 @@ def national_app(token: str):
             return None
         raise
     factory = getattr(mod, "create_app", None)
-    return factory(token) if factory else None
+    return factory(token, store_path=store) if factory else None
 
 
 def _arg_or_env(value: str | None, env: str, name: str) -> str:
@@ -125,7 +125,7 @@ async def serve(args: argparse.Namespace) -> None:
     ]
     token = args.national_token or os.environ.get("CHISO_SIM_NATIONAL_TOKEN")
     if token:
-        nat = national_app(token)
+        nat = national_app(token, args.national_store or os.environ.get("CHISO_SIM_NATIONAL_STORE"))
         if nat is not None:
             apps.append(("national reporting", nat, args.national_port))
         else:
@@ -197,6 +197,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--client-secret")
     s.add_argument("--api-key")
     s.add_argument("--national-token")
+    s.add_argument("--national-store",
+                   help="journal of the documents the national receiver accepted (JSON lines), kept across restarts; "
+                        "env CHISO_SIM_NATIONAL_STORE (omit: it forgets them when it stops)")
     s.add_argument("--token-ttl", type=float, default=300.0, help="OAuth token lifetime, seconds")
     s.add_argument("--faults", help="preset (none|realistic), JSON object or JSON file; env CHISO_SIM_FAULTS")
     s.add_argument("--log-level", default="info")

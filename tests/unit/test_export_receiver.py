@@ -130,9 +130,29 @@ def test_slow_answers_and_fault_control():
 
 
 def test_store_survives_a_restart(tmp_path):
-    path = tmp_path / "national.json"
+    path = tmp_path / "national.jsonl"
     c = TestClient(create_app(TOKEN, store_path=path))
     receipt = post(c, bieu06_doc(), "k").json()["maTiepNhan"]
     c2 = TestClient(create_app(TOKEN, store_path=path))
     assert post(c2, bieu06_doc(), "k").json()["maTiepNhan"] == receipt
     assert c2.get(f"/api/v1/bao-cao/{receipt}", headers=AUTH).status_code == 200
+
+
+def test_store_is_a_journal_appended_once_per_accepted_document(tmp_path):
+    path = tmp_path / "national.jsonl"
+    c = TestClient(create_app(TOKEN, store_path=path))
+    first = post(c, bieu06_doc(), "k").json()["maTiepNhan"]
+    assert post(c, bieu06_doc(), "k").status_code == 200  # the same key again: nothing new journalled
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["maTiepNhan"] for line in lines] == [first]
+    assert c.post("/_sim/reset").json() == {"received": 0}
+    assert path.read_text(encoding="utf-8") == ""
+    assert TestClient(create_app(TOKEN, store_path=path)).get("/_sim/received").json() == []
+
+
+def test_the_stack_keeps_the_receivers_journal_in_its_home(tmp_path):
+    from chiso.settings import Settings
+    from chiso.stack.components import simulator_argv
+
+    argv = simulator_argv(Settings(home=tmp_path), {})
+    assert argv[argv.index("--national-store") + 1] == str(tmp_path / "simulator" / "national_received.jsonl")

@@ -299,6 +299,8 @@ def simulator_argv(s: Settings, creds: dict[str, str]) -> list[str]:
         "--portal-port", str(s.portal_port),
         "--host", s.host, "--drop-dir", str(s.esign_drop), "--seed", str(s.sim_seed), "--province", s.province,
         "--drop-start", s.demo_start.isoformat(),
+        # what the simulated national system accepted survives a restart of the stack, as the real one would
+        "--national-store", str(s.home / "simulator" / "national_received.jsonl"),
     ]
 
 
