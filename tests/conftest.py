@@ -8,6 +8,7 @@ a server cannot forget its marker. A server no selected test is marked as needin
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
@@ -130,6 +131,7 @@ def _no_server_outside_its_lane(request: pytest.FixtureRequest) -> Iterator[None
     mp = pytest.MonkeyPatch()
 
     def refusing(markers: tuple[str, ...], what: str, real):
+        @functools.wraps(real)  # guard.__wrapped__: the real function, for a test that starts no server with it
         def guard(*args, **kwargs):
             refuse_server(config, markers, what)
             return real(*args, **kwargs)

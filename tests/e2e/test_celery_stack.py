@@ -9,14 +9,18 @@ gives the same marts, which is what the killed run is). Last, `chiso down` leave
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import time
+from collections import Counter
+from datetime import date
 from pathlib import Path
 
 import psutil
 import pytest
+from drill_support import report
 
 from chiso.airflow_client import AirflowClient
 from chiso.settings import REPO_ROOT
@@ -157,6 +161,94 @@ def test_a_worker_killed_mid_transform_the_retry_runs_on_the_other_with_the_same
     survivor = next(host for host in workers if host != producer["hostname"])
     assert by_try == {1: producer["hostname"], 2: survivor}, tries  # retried, on the other worker
     assert marts_fingerprint(uri) == expected
+    report("celery_worker_killed_during_transform",
+           killed=f"{victim} (process group {pgid} and its tasks' groups, SIGKILL) at {KILL_AT_SHARE:.0%} of the dbt "
+                  "build's models and tests",
+           recovery=f"the producer retried on the other worker ({survivor}); the run ended success",
+           outcome=f"marts equal to the undisturbed run's ({len(expected)} tables, row-for-row hash)")
+
+
+# Before the stack's own window, so the backfill brings new rows; weekly chunks, so it is a run of many batches.
+BACKFILL = {"start": "2025-01-01", "end": "2025-06-27", "chunk_days": 7}
+EXTRACT = "extract_one_stop_shop"
+OSS_TABLES = {"dossier_daily": "oss_dossier_daily", "petition_daily": "oss_petition_daily",
+              "units": "oss_units", "procedures": "oss_procedures"}
+
+
+def _backfill_audits(conn, run_id: str) -> list[tuple]:
+    return conn.execute(
+        "SELECT entity, status, rows_new_versions, rows_deleted, window_start FROM raw.load_audit WHERE run_id = %s",
+        (run_id,)).fetchall()
+
+
+def test_scheduler_killed_during_a_backfill_it_completes_and_nothing_is_loaded_twice(celery_stack, celery_airflow):
+    """scale.md's drill: the scheduler SIGKILLed while a backfill's extract runs on a worker, then restarted by
+    `chiso up`. The backfill ends success, each of its batches is audited once, every stored raw version is counted
+    by exactly one succeeded batch, and the same backfill run again (undisturbed; the simulated clock stands still)
+    finds nothing new: the killed run loaded everything, and nothing twice."""
+    import psycopg
+
+    airflow, uri = celery_airflow, celery_stack["warehouse"]["uri"]
+    run_id = airflow.trigger(EXTRACT, BACKFILL, run_id=f"drill_scheduler__{time.strftime('%Y%m%dT%H%M%S')}")
+    scheduler = status()["components"]["airflow"]["pids"]["scheduler"]
+    assert scheduler and psutil.pid_exists(scheduler)
+    # Mid-backfill: some batches of this run are in, the run is not over.
+    deadline = time.monotonic() + 600
+    with psycopg.connect(uri, autocommit=True) as conn:
+        while sum(a[1] == "succeeded" for a in _backfill_audits(conn, run_id)) < 3:
+            assert time.monotonic() < deadline, "the backfill's batches never started"
+            assert airflow.run_state(EXTRACT, run_id) not in ("success", "failed"), "over before the kill"
+            time.sleep(0.2)
+        in_before_kill = len(_backfill_audits(conn, run_id))
+    os.kill(scheduler, signal.SIGKILL)
+    killed_at = time.monotonic()
+    with contextlib.suppress(psutil.NoSuchProcess):
+        psutil.Process(scheduler).wait(timeout=10)
+    assert status()["components"]["airflow"]["pids"]["scheduler"] is None  # the supervisor sees it gone
+    time.sleep(20)  # a while without a scheduler: the worker's task goes on (its state goes to the API server)
+    chiso("up", env=CELERY_ENV)  # respawns what is missing, the scheduler
+    restarted = status()["components"]["airflow"]["pids"]["scheduler"]
+    assert restarted and restarted != scheduler
+    assert airflow.wait(EXTRACT, run_id, timeout=900) == "success", airflow.failed_tasks(EXTRACT, run_id)
+    recovered_s = time.monotonic() - killed_at
+
+    days = (date.fromisoformat(BACKFILL["end"]) - date.fromisoformat(BACKFILL["start"])).days + 1
+    with psycopg.connect(uri, autocommit=True) as conn:
+        audits = _backfill_audits(conn, run_id)
+        assert audits and {a[1] for a in audits} == {"succeeded"}, audits
+        # Every batch audited: the register and catalogue once, each week of the daily entities (a task retried
+        # after the kill would audit its batches again, unchanged: counted below, nothing stored twice).
+        chunks = -(-days // BACKFILL["chunk_days"])
+        per_entity = Counter(a[0] for a in audits)
+        weeks = {(a[0], a[4]) for a in audits if a[0] in ("dossier_daily", "petition_daily")}
+        assert per_entity["units"] >= 1 and per_entity["procedures"] >= 1 and len(weeks) == 2 * chunks, per_entity
+        assert in_before_kill < len(audits)  # the kill landed mid-backfill
+        loaded_days = conn.execute(
+            "SELECT count(DISTINCT ngay) FROM raw.oss_dossier_daily WHERE ngay BETWEEN %s AND %s",
+            (BACKFILL["start"], BACKFILL["end"])).fetchone()[0]
+        assert loaded_days == days
+        assert conn.execute("SELECT count(*) FROM raw.load_audit WHERE status = 'running'").fetchone()[0] == 0
+        for entity, table in OSS_TABLES.items():
+            stored, orphans = conn.execute(
+                f"SELECT count(*), count(*) FILTER (WHERE a.status IS DISTINCT FROM 'succeeded')"  # noqa: S608
+                f" FROM raw.{table} t LEFT JOIN raw.load_audit a ON a.batch_id = t._batch_id").fetchone()
+            counted = conn.execute(
+                "SELECT coalesce(sum(rows_new_versions + rows_deleted), 0) FROM raw.load_audit"
+                " WHERE source = 'one_stop_shop' AND entity = %s AND status = 'succeeded'", (entity,)).fetchone()[0]
+            assert orphans == 0 and stored == counted, (table, stored, counted, orphans)
+
+    again = airflow.trigger(EXTRACT, BACKFILL, run_id=f"drill_scheduler_again__{time.strftime('%Y%m%dT%H%M%S')}")
+    assert airflow.wait(EXTRACT, again, timeout=900) == "success", airflow.failed_tasks(EXTRACT, again)
+    with psycopg.connect(uri, autocommit=True) as conn:
+        rerun = _backfill_audits(conn, again)
+    assert len(rerun) >= 2 * chunks + 2 and sum(a[2] + a[3] for a in rerun) == 0, rerun
+    report("scheduler_killed_during_backfill",
+           killed=f"the scheduler (pid {scheduler}, SIGKILL) after {in_before_kill} of the backfill's "
+                  f"{len(audits)} batch audits ({days} days of the one-stop shop, weekly batches)",
+           recovery=f"`chiso up` respawned it (pid {restarted}) 20 s later; the backfill ended success "
+                    f"{recovered_s:.0f} s after the kill",
+           outcome="every stored raw version counted once by a succeeded batch; the same backfill run again "
+                   f"found nothing new ({len(rerun)} batches, 0 new versions)")
 
 
 def test_zz_down_leaves_nothing_behind(celery_stack):

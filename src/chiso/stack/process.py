@@ -53,7 +53,10 @@ def spawn(
     env: Mapping[str, str],
     cwd: Path | None = None,
 ) -> int:
-    """Start `argv` detached in a new session (= its own process group); return its pid."""
+    """Start `argv` detached in a new session (= its own process group); return its pid. What is left of an
+    earlier incarnation's group is stopped first: a component killed by SIGKILL leaves the processes it forked (the
+    Airflow scheduler's child) running in its group, and a new pid file would forget them."""
+    stop(run_dir, name)
     run_dir.mkdir(parents=True, exist_ok=True)
     log_dir.mkdir(parents=True, exist_ok=True)
     log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
