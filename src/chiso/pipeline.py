@@ -29,23 +29,58 @@ def _parse(ts: str | None) -> datetime | None:
     return datetime.fromisoformat(ts.replace("Z", "+00:00")) if ts else None
 
 
-def _pending_asset_events(client: AirflowClient, dag_id: str) -> int:
-    return client.get(f"/api/v2/dags/{dag_id}/assets/queuedEvents")["total_entries"]
+def _assets_of(expression: dict | None) -> tuple[str, set[int]]:
+    """("all" | "any", asset ids) of a DAG's asset schedule as the API gives it (`asset_expression`)."""
+    if not expression:
+        return "any", set()
+    kind = "all" if "all" in expression else "any"
+    ids: set[int] = set()
+    todo = list(expression.get(kind, []))
+    while todo:
+        node = todo.pop()
+        if "asset" in node:
+            ids.add(node["asset"]["id"])
+        else:
+            todo += node.get("all", []) + node.get("any", [])
+    return kind, ids
+
+
+def _run_coming(client: AirflowClient, dag_id: str) -> bool:
+    """Whether the asset events queued for the DAG will create a run. Events of some of an AssetAll schedule's
+    assets only (one source extracted on its own, say) wait for the others: no run is coming from them, and waiting
+    for them to drain would wait forever."""
+    queued = {e["asset_id"] for e in client.get(f"/api/v2/dags/{dag_id}/assets/queuedEvents")["queued_events"]}
+    if not queued:
+        return False
+    kind, ids = _assets_of(client.get(f"/api/v2/dags/{dag_id}/details").get("asset_expression"))
+    return kind == "any" or not ids or ids <= queued
+
+
+def events_landed(client: AirflowClient, runs: dict[str, str], since: datetime) -> datetime:
+    """When the last asset event of these runs landed: a run of a DAG scheduled on those assets that was queued from
+    then on reads everything they loaded. (A run queued earlier may have been started by stale events of another
+    run, e.g. a backfill of one source, before ours were in.)"""
+    landed = since
+    for dag_id, run_id in runs.items():
+        events = client.get("/api/v2/assets/events",
+                            params={"source_dag_id": dag_id, "source_run_id": run_id, "limit": 100})["asset_events"]
+        landed = max([landed, *(ts for e in events if (ts := _parse(e["timestamp"])))])
+    return landed
 
 
 def follow_downstream(client: AirflowClient, dag_id: str, since: datetime, conf: dict, *, timeout: float) -> list[dict]:
     """Wait for the runs of an asset-scheduled DAG that our extracts caused, and return those queued since `since`.
 
-    Done when no run of the DAG is active, no asset event waits for it (Airflow creates the next asset-triggered
-    run only after the active one ends) and at least one run was queued since `since`. If none ever comes,
-    trigger one."""
+    Done when no run of the DAG is active, no queued asset events will create one (Airflow creates the next
+    asset-triggered run only after the active one ends) and at least one run was queued since `since`. If none
+    comes, trigger one."""
     deadline = time.monotonic() + timeout
     quiet_since: float | None = None
     last_report = 0.0
     while time.monotonic() < deadline:
         runs = client.runs(dag_id, limit=20)
         ours = [r for r in runs if (_parse(r.get("queued_at")) or since) >= since]
-        busy = any(r["state"] not in TERMINAL for r in runs) or _pending_asset_events(client, dag_id) > 0
+        busy = any(r["state"] not in TERMINAL for r in runs) or _run_coming(client, dag_id)
         if not busy and ours:
             return ours
         if not busy:
@@ -83,6 +118,8 @@ def run_pipeline(client: AirflowClient, start: date, end: date, *, timeout: floa
     if failures:
         return failures
 
+    # The transform that counts is one queued once our extracts' last asset event was in.
+    since = events_landed(client, runs, since)
     downstream = [TRANSFORM_DAG] + ([EXPORT_DAG] if EXPORT_DAG in available else [])
     for dag_id in downstream:
         t0 = time.monotonic()
