@@ -346,6 +346,32 @@ def test_run_loads_reads_the_next_batch_while_one_loads_and_stops_every_reader_o
     assert run_loads(jobs[:2]) == [[(0, i) for i in range(3)], [(1, i) for i in range(3)]]
 
 
+def test_run_loads_reads_following_batches_up_to_their_bound_while_one_loads():
+    produced: dict[int, int] = {}
+
+    def pages(b: int):
+        for i in range(20):
+            produced[b] = i + 1
+            yield (b, i)
+
+    seen_while_loading: list[dict[int, int]] = []
+
+    def load(b: int, it):
+        got = list(it)
+        time.sleep(0.2)  # the readers of the following batches run meanwhile, then wait at their bound
+        seen_while_loading.append(dict(produced))
+        return got
+
+    jobs = [(partial(pages, b), partial(load, b)) for b in range(4)]
+    out = run_loads(jobs, ahead_batches=2, ahead_pages=5)
+    assert out == [[(b, i) for i in range(20)] for b in range(4)]  # every page, in order
+    first = seen_while_loading[0]
+    assert set(first) == {0, 1, 2}  # batches 1 and 2 read ahead, batch 3 not yet
+    # each reader went beyond one page but stopped at its bound (queue + the item in hand + one blocked put)
+    assert all(5 <= first[b] <= 5 + 2 for b in (1, 2))
+    assert not any(t.name.startswith("chiso-extract-ahead") for t in threading.enumerate())
+
+
 def test_prefetching_client_yields_pages_in_order_and_stops_cleanly_on_a_fault():
     rows = dossier_rows(10)
     server = FakeOSS(rows, faults=dict.fromkeys(range(3, 20), "503"))  # pages 1-2 fine, then 503 for good

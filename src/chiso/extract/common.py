@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -206,29 +207,51 @@ class Ahead(Iterator[T]):
         self._producer.close()
 
 
+# One at a time (run_loads), the pages of this many following batches are read while a batch loads, each up to
+# AHEAD_PAGES pages ahead by default. A client whose pages come one request after another (edoc's cursor) asks
+# for more (edoc.AHEAD_PAGES): only reading the next chunk meanwhile hides the source's response time; a client
+# with pages in flight already (one-stop-shop) gains nothing from more and only competes with the loader for the
+# interpreter. Measured in bench/load_vs_copy.py.
+AHEAD_BATCHES = 1
+AHEAD_PAGES = 1
+
+
 def run_loads(
     jobs: list[tuple[Callable[[], Iterable[Any]], Callable[[Iterable[Any]], T]]],
     concurrency: int = DEFAULT_CONCURRENCY,
+    *,
+    ahead_batches: int | None = None,
+    ahead_pages: int | None = None,
 ) -> list[T]:
     """Batches given as (pages, load): `pages()` makes a batch's lazy page iterator, `load(pages)` loads it.
-    One at a time (concurrency 1), the next batch's pages are read ahead (Ahead) while the current one loads, so
-    at every chunk boundary the source's first response and the next batch's setup overlap the current batch
-    instead of adding up; with its one connection (loader.Connections) a batch then costs little more than its
-    rows. Several at once: run_batches. Results in job order; the earliest failure is raised."""
+    One at a time (concurrency 1), the pages of the next `ahead_batches` batches are read ahead (Ahead, up to
+    `ahead_pages` each) while the current one loads, so the source's response time, at every chunk boundary and
+    within a cursor's chain of pages, overlaps the loading instead of adding up; with its one connection
+    (loader.Connections) a batch then costs little more than its rows. Several at once: run_batches. Results
+    in job order; the earliest failure is raised and every reader is stopped."""
     if concurrency > 1 and len(jobs) > 1:
         return run_batches([partial(_load, pages, load) for pages, load in jobs], concurrency)
+    n_ahead = AHEAD_BATCHES if ahead_batches is None else ahead_batches
+    depth = AHEAD_PAGES if ahead_pages is None else ahead_pages
     out: list[T] = []
     current: Iterator[Any] | None = None
-    following: Ahead | None = None
+    following: deque[Ahead] = deque()
+    started = 0  # jobs whose reader exists (current or following)
     try:
-        for i, (pages, load) in enumerate(jobs):
-            current = following if following is not None else iter(pages())
-            following = Ahead(jobs[i + 1][0](), name="chiso-extract-ahead") if i + 1 < len(jobs) else None
+        for pages, load in jobs:
+            if following:
+                current = following.popleft()
+            else:
+                current = iter(pages())
+                started += 1
+            while started < len(jobs) and len(following) < n_ahead:
+                following.append(Ahead(jobs[started][0](), depth, name="chiso-extract-ahead"))
+                started += 1
             out.append(load(current))
             _close(current)
             current = None
     finally:
-        for it in (current, following):
+        for it in (current, *following):
             _close(it)
     return out
 
