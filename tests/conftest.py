@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import early
 import psycopg
 import pytest
 
@@ -84,8 +85,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Remember which servers the selected tests need (after -m / -k deselection)."""
+    """Remember which servers the selected tests need (after -m / -k deselection), and start the slow subprocess
+    work of the selected tests' modules (early.py) so it runs beside the rest of the session."""
     session.config.stash[NEEDED] = {m for item in session.items for m in SERVER_MARKERS if item.get_closest_marker(m)}
+    early.start({Path(str(item.path)).resolve() for item in session.items})
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    early.stop()
 
 
 class ServerNotInThisLane(RuntimeError):

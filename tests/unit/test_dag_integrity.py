@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
+import tempfile
 import textwrap
 
+import early
 import pytest
 
 from chiso.settings import REPO_ROOT
@@ -49,28 +50,32 @@ PARSE = textwrap.dedent(
 )
 
 
-@pytest.fixture(scope="module")
-def parsed(tmp_path_factory):
-    home = tmp_path_factory.mktemp("airflow_home")
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Ho_Chi_Minh",  # as the stack and docker-compose set it
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
-        "CHISO_DBT_PASSWORD": os.environ.get("CHISO_DBT_PASSWORD", "parse-only"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
-    }
-    # Render transform_warehouse from a fresh manifest, as `chiso up` does.
-    from chiso.dbt_config import parse_project
+@early.job  # dbt parse + Airflow's DagBag (~20 s on one core): started when the session starts
+def parse_dags() -> dict:
+    with tempfile.TemporaryDirectory(prefix="airflow_home") as home:
+        env = {
+            **os.environ,
+            "AIRFLOW_HOME": home,
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Ho_Chi_Minh",  # as the stack and docker-compose set it
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+            "CHISO_DBT_PASSWORD": os.environ.get("CHISO_DBT_PASSWORD", "parse-only"),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+        }
+        # Render transform_warehouse from a fresh manifest, as `chiso up` does.
+        from chiso.dbt_config import parse_project
 
-    parse_project(env)
-    # A subprocess: Airflow's settings are read at import and must not leak into other tests.
-    r = subprocess.run([sys.executable, "-c", PARSE, str(REPO_ROOT / "dags")], env=env, capture_output=True,
-                       text=True, timeout=600)
+        parse_project(env)
+        # A subprocess: Airflow's settings are read at import and must not leak into other tests.
+        r = early.run([sys.executable, "-c", PARSE, str(REPO_ROOT / "dags")], env=env, timeout=600)
     line = next((ln for ln in r.stdout.splitlines() if ln.startswith("@@")), None)
     assert line, f"DagBag did not run:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
     return json.loads(line[2:])
+
+
+@pytest.fixture(scope="module")
+def parsed():
+    return early.result(parse_dags)
 
 
 def test_no_import_errors(parsed):
