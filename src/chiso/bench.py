@@ -4,6 +4,7 @@ Each script measures its own ratio within one run (goals live here, not in timed
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -21,12 +22,14 @@ def main(argv: list[str] | None = None) -> int:
     failed = []
     for script in scripts:
         print(f"== {script.stem}", flush=True)
-        t0 = time.monotonic()
+        t0, load0 = time.monotonic(), os.getloadavg()[0]
         r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=REPO_ROOT)
         text = r.stdout + (f"\n[stderr]\n{r.stderr[-3000:]}" if r.returncode else "")
         print(text, flush=True)
         stamp = time.strftime("%Y-%m-%d %H:%M")
-        header = f"# {script.stem} — {stamp}, {time.monotonic() - t0:.0f}s, exit {r.returncode}\n\n"
+        # The machine's load (1-min average, before and after): timings on a shared machine mean little without it.
+        load = f"load average {load0:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+        header = f"# {script.stem} — {stamp}, {time.monotonic() - t0:.0f}s, exit {r.returncode}, {load}\n\n"
         (out_dir / f"{script.stem}.txt").write_text(header + text)
         if r.returncode:
             failed.append(script.stem)
