@@ -82,13 +82,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for name in sorted(needs):
             if not item.get_closest_marker(name):
                 item.add_marker(name)
+    # Tests waiting for early work (early.py) last in their folder (tests/unit, ...; the folders keep their order):
+    # the work runs beside the folder's other tests instead of being waited for.
+    rank: dict[str, int] = {}
+
+    def place(item: pytest.Item) -> tuple[int, bool]:
+        path = Path(str(item.path)).resolve()
+        top = path.relative_to(TESTS).parts[0] if TESTS in path.parents else ""
+        return rank.setdefault(top, len(rank)), early.owns(path)
+
+    items.sort(key=place)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Remember which servers the selected tests need (after -m / -k deselection), and start the slow subprocess
     work of the selected tests' modules (early.py) so it runs beside the rest of the session."""
     session.config.stash[NEEDED] = {m for item in session.items for m in SERVER_MARKERS if item.get_closest_marker(m)}
-    early.start({Path(str(item.path)).resolve() for item in session.items})
+    if not session.config.option.collectonly:
+        early.start({Path(str(item.path)).resolve() for item in session.items})
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

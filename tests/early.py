@@ -68,6 +68,11 @@ def job(fn: Callable[[], Any]) -> Callable[[], Any]:
     return fn
 
 
+def owns(module: Path) -> bool:
+    """Whether a test module has early work (its tests are best run last, when the work is done)."""
+    return module in _REGISTERED.values()
+
+
 def start(modules: set[Path]) -> None:
     """Start the registered work of these test modules (the session's selected tests)."""
     for fn, module in _REGISTERED.items():
