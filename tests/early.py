@@ -41,12 +41,15 @@ class _Job:
 
 
 _PROCS: list[subprocess.Popen] = []
+_STOPPED = False
 
 
 def run(args: list[str], *, timeout: float, **kw: Any) -> subprocess.CompletedProcess:
     """subprocess.run(..., capture_output=True, text=True) whose process the session kills if it ends first."""
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
-    with _LOCK:
+    with _LOCK:  # started under the lock: stop() either sees it or has already refused it
+        if _STOPPED:
+            raise RuntimeError("the test session has ended")
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
         _PROCS.append(proc)
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -95,7 +98,9 @@ def result(fn: Callable[[], Any]) -> Any:
 
 def stop() -> None:
     """End of session: kill what is still running (a test owning it was interrupted or failed first)."""
+    global _STOPPED
     with _LOCK:
+        _STOPPED = True
         procs = list(_PROCS)
     for p in procs:
         p.kill()
