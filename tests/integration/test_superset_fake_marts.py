@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import random
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -434,6 +435,38 @@ def load(conn: psycopg.Connection, seed: int = 26) -> None:
         cur.execute(DERIVED)
         cur.execute(PORTAL_DERIVED)
         load_improvement(cur, catalogue, _seed("score_bands.csv"))
+        build_label_marts(cur)
+
+
+MARTS_MODELS = REPO_ROOT / "dbt_project" / "models" / "marts"
+# The marts the dashboards read that dbt builds from the ones above: built here from the dbt models' own SQL (refs as
+# marts.<name>), so the fixture's labels are the warehouse's.
+LABEL_MODELS = ["dim_unit_labels", *sorted(p.stem for p in (MARTS_MODELS / "presentation").glob("*.sql"))]
+
+
+def _model_sql(name: str) -> str:
+    path = MARTS_MODELS / f"{name}.sql"
+    if not path.exists():
+        path = MARTS_MODELS / "presentation" / f"{name}.sql"
+    sql = re.sub(r"\{\{\s*config\(.*?\)\s*\}\}", "", path.read_text(encoding="utf-8"), flags=re.S)
+    return re.sub(r"\{\{\s*ref\('(\w+)'\)\s*\}\}", r"marts.\1", sql)
+
+
+def build_label_marts(cur: psycopg.Cursor) -> None:
+    """dim_periods' dashboard labels (as dim_periods.sql writes them), dim_unit_labels and the presentation marts."""
+    cur.execute("""
+        ALTER TABLE marts.dim_periods ADD COLUMN period_type_label text, ADD COLUMN period_label text;
+        UPDATE marts.dim_periods SET
+            period_type_label = CASE period_type WHEN 'month' THEN 'Tháng' WHEN 'quarter' THEN 'Quý'
+                WHEN 'year' THEN 'Năm' WHEN 'report_month' THEN 'Kỳ báo cáo tháng (15–14)'
+                WHEN 'report_quarter' THEN 'Kỳ báo cáo quý' WHEN 'report_half' THEN 'Kỳ báo cáo 6 tháng'
+                WHEN 'report_nine_months' THEN 'Kỳ báo cáo 9 tháng' WHEN 'report_year' THEN 'Kỳ báo cáo năm'
+                ELSE period_type END,
+            period_label = label_vi || CASE WHEN evaluated_to < period_end THEN ' (tạm tính)'
+                WHEN NOT is_complete THEN ' (chưa đủ dữ liệu)' ELSE '' END""")
+    for name in LABEL_MODELS:
+        cur.execute(f"DROP TABLE IF EXISTS marts.{name} CASCADE")
+        cur.execute(f"CREATE TABLE marts.{name} AS {_model_sql(name)}")
 
 
 def load_into(s: Settings, creds: dict[str, str]) -> None:
