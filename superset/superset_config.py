@@ -41,8 +41,14 @@ TALISMAN_ENABLED = False
 WTF_CSRF_ENABLED = True
 WTF_CSRF_EXEMPT_LIST = ["superset.views.core.log", "superset.charts.data.api.data"]
 
-CACHE_CONFIG = {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": 300}
-DATA_CACHE_CONFIG = {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": 600}
+# Caches on disk under DATA_DIR, shared by gunicorn's worker processes (a SimpleCache lives in one process: a result
+# cached by one worker was a miss on the other) and kept across a restart. Chart results for 10 minutes:
+# a transform rewrites the marts under the same SQL (the cache key), so a longer time would show old figures after it.
+_CACHE_DIR = os.path.join(DATA_DIR, "cache")
+CACHE_CONFIG = {"CACHE_TYPE": "FileSystemCache", "CACHE_DIR": os.path.join(_CACHE_DIR, "metadata"),
+                "CACHE_DEFAULT_TIMEOUT": 300, "CACHE_KEY_PREFIX": "chiso_meta_"}
+DATA_CACHE_CONFIG = {"CACHE_TYPE": "FileSystemCache", "CACHE_DIR": os.path.join(_CACHE_DIR, "data"),
+                     "CACHE_DEFAULT_TIMEOUT": 600, "CACHE_KEY_PREFIX": "chiso_data_"}
 ROW_LIMIT = 50000
 SQLLAB_CTAS_NO_LIMIT = True
 FAB_ADD_SECURITY_API = True
