@@ -278,6 +278,22 @@ def _health(app: FastAPI, state: SimState, system: str) -> None:
         return {"status": "ok", "system": system, "now": state.sim.now().isoformat(), "seed": state.sim.seed}
 
 
+class _Window:
+    """A day range's encoded rows as a sequence (len, slices) paged without joining the whole range for every
+    page: a national day holds ~10^5 dossier rows."""
+
+    def __init__(self, sim: Simulator, kind: str, start: date, end: date) -> None:
+        self.sim, self.args = sim, (kind, start, end)
+        self.total = sim.rows_json_page(kind, start, end, 0, 0)[0]
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __getitem__(self, sl: slice) -> list[bytes]:
+        lo, hi = sl.start or 0, self.total if sl.stop is None else sl.stop
+        return self.sim.rows_json_page(*self.args, lo, max(0, hi - lo))[1] if hi > lo else []
+
+
 # ---------------------------------------------------------------------------- one-stop shop
 def create_oss_app(
     sim: Simulator,
@@ -403,8 +419,8 @@ def create_oss_app(
     def daily_rows(kind: str, start: date, end: date) -> list:
         """Pre-encoded rows when the source offers them (the Simulator), else its cached dicts (any stand-in
         with rows_between, e.g. a hand-made test dataset)."""
-        if hasattr(sim, "rows_json"):
-            return sim.rows_json(kind, start, end)
+        if hasattr(sim, "rows_json_page"):
+            return _Window(sim, kind, start, end)
         return sim.rows_between(kind, start, end, copy=False)
 
     @app.get("/api/v1/don-vi")

@@ -19,7 +19,7 @@ import bisect
 import math
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 from operator import itemgetter
 
@@ -29,7 +29,16 @@ import numpy as np
 from .calendar import WorkCalendar, work_calendar
 from .catalogue import Procedure, build_catalogue
 from .rng import gen, h64, u01
-from .units import DIP_DAYS, MATURITY_ORIGIN, REGISTER_START, Entity, build_entities, province_plan, register_rows
+from .units import (
+    DIP_DAYS,
+    MATURITY_ORIGIN,
+    REGISTER_START,
+    Entity,
+    build_entities,
+    province_codes,
+    province_plan,
+    register_rows,
+)
 
 TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
 
@@ -94,6 +103,10 @@ class SimConfig:
     # share of rows of a closed day that get a late correction (per system); 0 disables
     correction_rate: dict[str, float] = field(default_factory=lambda: {"dossier": 0.08, "petition": 0.1, "edoc": 0.05})
     vanish_rate: float = 0.05  # share of eligible rows (nothing carried in or out) deleted later
+    # Rows kept JSON-encoded for re-reads (one province: a year of every daily system fits). A national simulator
+    # serves ~25x a province's rows a day: what it keeps must hold one extraction chunk, not a year.
+    json_cache_rows: int = 6_000_000
+    lean: bool = False  # keep only what a sequential read needs (a few days of generated rows; the parts' cohorts)
 
 
 class Clock:
@@ -175,6 +188,32 @@ class _LRU(OrderedDict):
         return None
 
 
+class _RowsLRU(_LRU):
+    """An LRU bounded in entries and in rows: entries are (correction times, {version: (rows, keys)})."""
+
+    def __init__(self, size: int, max_rows: int) -> None:
+        super().__init__(size)
+        self.max_rows = max_rows
+        self.weights: dict = {}
+
+    def weigh(self, key, rows: int, keep=()) -> None:
+        """Record an entry's rows and evict the least recently used ones (not `keep`, read by the same call)."""
+        self.weights[key] = rows
+        total = sum(self.weights.values())
+        for k in list(self):
+            if total <= self.max_rows:
+                break
+            if k == key or k in keep:
+                continue
+            total -= self.weights.pop(k, 0)
+            del self[k]
+
+    def popitem(self, last: bool = True):
+        k, v = super().popitem(last)
+        self.weights.pop(k, None)
+        return k, v
+
+
 def _clip(x, lo=0.0, hi=1.0):
     return np.clip(x, lo, hi)
 
@@ -213,13 +252,15 @@ class Simulator:
 
     # ------------------------------------------------------------------ setup
     def clear_caches(self) -> None:
+        lean = self.cfg.lean
         with self._lock:
-            self._cohorts = {"dossier": _LRU(90), "petition": _LRU(60)}
-            self._days = {k: _LRU(120) for k in ("dossier", "petition", "edoc", "esign", "edoc_ent")}
-            self._rowcache = _LRU(400)
+            # a day reads the cohorts of the last K working days (~40 calendar days across Tết)
+            self._cohorts = {"dossier": _LRU(45 if lean else 90), "petition": _LRU(30 if lean else 60)}
+            self._days = {k: _LRU(4 if lean else 120) for k in ("dossier", "petition", "edoc", "esign", "edoc_ent")}
+            self._rowcache = _LRU(8 if lean else 400)
             # Rows as served, JSON-encoded one by one (what the HTTP apps page through): a year of every
             # daily system fits, so a re-read costs a join of bytes, not a generation.
-            self._jsoncache = _LRU(1200)
+            self._jsoncache = _RowsLRU(1200, self.cfg.json_cache_rows)
             self._mcache = _LRU(64)
             self._jit = _LRU(64)
 
@@ -453,10 +494,12 @@ class Simulator:
         nz = np.nonzero(n)[0]
         if len(nz):
             lags[nz] = g.multinomial(n[nz], pv[nz])
+        # Only the cumulative resolutions are kept (a lag's count is the difference of two), in the narrowest
+        # type that holds them: a national simulator keeps ~40 days of cohorts for ~10^5 (unit, procedure) pairs.
+        small = n.max(initial=0) < np.iinfo(np.int16).max
         co = {
-            "n": n.astype(np.int64),
-            "cum": np.cumsum(lags, axis=1),
-            "lags": lags,
+            "n": n.astype(np.int32),
+            "cum": np.cumsum(lags, axis=1, dtype=np.int16 if small else np.int32),
             "base": self.cal.base(c),
             "D": D,
             "K": K,
@@ -481,7 +524,7 @@ class Simulator:
                 res["within"] += co["n"]
             else:
                 if working:
-                    r = co["lags"][:, e]
+                    r = co["cum"][:, e] - co["cum"][:, e - 1] if e else co["cum"][:, 0]
                     res["early"] += r * (e < D)
                     res["ontime"] += r * (e == D)
                     res["late"] += r * (e > D)
@@ -834,6 +877,20 @@ class Simulator:
             out.extend(enc)
         return out
 
+    def rows_json_page(
+        self, system: str, start: date, end: date, offset: int, size: int, as_of: datetime | None = None
+    ) -> tuple[int, list[bytes]]:
+        """(rows of [start, end] in all, the encoded rows offset..offset+size): rows_json() without joining the
+        whole window for every page (a national day has ~10^5 dossier rows)."""
+        total, page = 0, []
+        for enc, _ in self._json_days(system, start, end, as_of, None):
+            n = len(enc)
+            if len(page) < size and offset < total + n:
+                lo = max(0, offset - total)
+                page.extend(enc[lo : lo + size - len(page)])
+            total += n
+        return total, page
+
     def rows_json_keyed(
         self, system: str, start: date, end: date, key_fields: tuple[str, ...], as_of: datetime | None = None
     ) -> tuple[list[bytes], list[tuple]]:
@@ -852,9 +909,11 @@ class Simulator:
         """Per day of [start, end] served at as_of: (encoded rows, their key tuples — empty unless asked)."""
         as_of = (as_of or self.now()).astimezone(TZ)
         days: list[tuple[list[bytes], list[tuple]]] = []
+        touched: set = set()  # days this call returns: never evicted by its own later days
         d = start
         with self._lock:
             while d <= end and d < as_of.date():
+                touched.add((system, d))
                 entry = self._jsoncache.hit((system, d))
                 if entry is None:
                     day = self._day(system, d)
@@ -874,6 +933,7 @@ class Simulator:
                         cached = ([encoder.encode(r) for r in rows], {})
                         versions.clear()  # the latest version of a day is the one read again
                         versions[(n_auto, manual)] = cached
+                        self._jsoncache.weigh((system, d), len(rows), touched)
                     if key_fields is not None:
                         get = itemgetter(*key_fields)
                         cached[1][key_fields] = [get(r) if len(key_fields) > 1 else (get(r),) for r in rows]
@@ -980,6 +1040,79 @@ class Simulator:
         with self._lock:
             self.manual.clear()
             self.clear_caches()
+
+
+class NationalSimulator(Simulator):
+    """Several provinces of 1/7/2025 (or all 34) served by one set of source systems, as a national aggregation
+    would: one register of every province's units, the national catalogue (each procedure's competence the union
+    of the provinces'), every unit's daily counts.
+
+    Each province is its own `Simulator` (same seed and clock): a province's rows do not depend on which others
+    are listed. What a day serves is the union of the provinces' rows (identifiers never collide across
+    provinces, see `units.province_codes`); late corrections and update times are per row, so they too are the
+    province's own. The national portal's index stays the first province's (`primary`)."""
+
+    def __init__(self, config: SimConfig, clock: Clock | None = None) -> None:
+        codes = province_codes(config.province)
+        self.provinces = codes
+        # cfg.province: the first province (the apps' unknown-unit faults name it; no real unit uses .99.)
+        self.cfg = replace(config, province=codes[0])
+        self.seed = self.cfg.seed
+        self.cal = work_calendar()
+        self.clock = clock or Clock()
+        self._lock = threading.RLock()
+        self.manual: list[Correction] = []
+        part_cfg = replace(self.cfg, lean=True, json_cache_rows=0, correction_rate={})
+        self.parts = [Simulator(replace(part_cfg, province=c), self.clock) for c in codes]
+        self.primary = self.parts[0]
+        self.plan, self.reform = self.primary.plan, True
+        self.entities = [e for p in self.parts for e in p.entities]  # each keeps its province's own idx
+        seen: dict[tuple[str, date], str] = {}
+        for p in self.parts:
+            for e in p.entities:
+                other = seen.setdefault((e.code, e.valid_from), p.plan.code)
+                if other != p.plan.code:
+                    raise ValueError(f"unit {e.code} from {e.valid_from} is in provinces {other} and {p.plan.code}")
+        self.by_code = {code: e for p in self.parts for code, e in p.by_code.items()}
+        self.catalogue = self.primary.catalogue  # attributes are national; competence: see procedures()
+        self.proc_by_code = {p.code: p for p in self.catalogue}
+        self.clear_caches()
+
+    def clear_caches(self) -> None:
+        super().clear_caches()
+        for p in getattr(self, "parts", ()):
+            p.clear_caches()
+
+    def _day(self, system: str, d: date) -> dict:
+        hit = self._days[system].hit(d)
+        if hit is not None:
+            return hit
+        rows: dict = {}
+        for p in self.parts:
+            rows.update(p._day(system, d))
+        return self._days[system].put(d, rows)
+
+    def units(self) -> list[dict]:
+        out = [r for p in self.parts for r in p.units()]
+        out.sort(key=lambda r: (r["maDinhDanh"], r["hieuLucTu"]))
+        return out
+
+    def procedures(self) -> list[dict]:
+        items: dict[str, dict] = {}
+        for p in self.parts:
+            for it in p.procedures():
+                cur = items.setdefault(it["maThuTuc"], it)
+                if cur is not it:
+                    cur["donViThucHien"] = sorted(set(cur["donViThucHien"]) | set(it["donViThucHien"]))
+        return [items[k] for k in sorted(items)]
+
+
+def make_simulator(config: SimConfig, clock: Clock | None = None) -> Simulator:
+    """A province's simulator, or a national one for a comma list of provinces or `all`."""
+    if len(province_codes(config.province)) > 1:
+        return NationalSimulator(replace(config, lean=True, json_cache_rows=min(config.json_cache_rows, 2_500_000)),
+                                 clock)
+    return Simulator(config, clock)
 
 
 def dates(start: date, end: date):

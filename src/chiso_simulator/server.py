@@ -17,7 +17,7 @@ from pathlib import Path
 import uvicorn
 
 from .apps import SimState, create_edoc_app, create_oss_app
-from .engine import Clock, SimConfig, Simulator
+from .engine import Clock, SimConfig, make_simulator
 from .esign_drop import write_esign_drop
 from .faults import FaultConfig
 from .portal import create_portal_app
@@ -94,8 +94,14 @@ def build_state(args: argparse.Namespace) -> SimState:
         raise SystemExit("a frozen clock needs an instant (--today 2025-08-01T12:00:00+07:00)")
     elif today:
         clock.set_today(date.fromisoformat(today))
-    sim = Simulator(cfg, clock)
-    return SimState.create(sim, faults)
+    sim = make_simulator(cfg, clock)
+    state = SimState.create(sim, faults)
+    primary = getattr(sim, "primary", None)
+    if primary is not None:  # several provinces: the portal's 766 index stays the first province's
+        from .portal import Portal
+
+        state.portal = Portal(primary)
+    return state
 
 
 async def _drop_loop(state: SimState, folder: Path, start: date, every: float, stop: asyncio.Event) -> None:
@@ -148,8 +154,14 @@ async def serve(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, _stop)
     for name, _, port in apps:
         log.info("serving %s on http://%s:%s", name, args.host, port)
-    log.info("simulated now: %s (seed %s, scale %s, province %s%s)", sim.now().isoformat(), sim.seed, sim.cfg.scale,
-             sim.plan.code, f" = {'+'.join(sim.plan.predecessors)} until the 1/7/2025 reform" if sim.reform else "")
+    if hasattr(sim, "provinces"):
+        log.info("simulated now: %s (seed %s, scale %s, %d provinces: %s; portal index: %s only)",
+                 sim.now().isoformat(), sim.seed, sim.cfg.scale, len(sim.provinces), ",".join(sim.provinces),
+                 sim.plan.code)
+    else:
+        log.info("simulated now: %s (seed %s, scale %s, province %s%s)", sim.now().isoformat(), sim.seed,
+                 sim.cfg.scale, sim.plan.code,
+                 f" = {'+'.join(sim.plan.predecessors)} until the 1/7/2025 reform" if sim.reform else "")
     tasks = [asyncio.create_task(s.serve()) for s in servers]
     if args.drop_dir:
         folder = Path(args.drop_dir)
@@ -184,7 +196,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--scale", type=float, default=float(os.environ.get("CHISO_SIM_SCALE", "1")))
     s.add_argument("--province", default=os.environ.get("CHISO_PROVINCE") or "25",
                    help="GSO code: a province of 1/7/2025 (simulated across the reform, with its predecessors "
-                        "before it) or an old province alone (e.g. 26); env CHISO_PROVINCE, default 25")
+                        "before it) or an old province alone (e.g. 26); or a comma list of provinces of 1/7/2025, "
+                        "or 'all' (the 34), served by one set of systems; env CHISO_PROVINCE, default 25")
     s.add_argument("--era", choices=("auto", "legacy"), default=os.environ.get("CHISO_PROVINCE_ERA") or "auto",
                    help="legacy: the old province of that code alone, no reform (e.g. 25 = old Phú Thọ); "
                         "env CHISO_PROVINCE_ERA")

@@ -172,6 +172,29 @@ def province_plan(province: str, era: str = "auto") -> ProvincePlan:
     return ProvincePlan(province, old[0]["province"], False, (province,))
 
 
+def province_codes(spec: str) -> list[str]:
+    """A province setting: one code (`province_plan`), a comma list of provinces of 1/7/2025, or `all` (the 34).
+
+    A list is served by one set of source systems, as a national aggregation would; its provinces' units never
+    share an identifier, since each old province converts into exactly one new one and a new province's code is
+    one of its predecessors' (so `.Hpp` names one province across the reform)."""
+    s = str(spec).strip()
+    if s.lower() == "all":
+        return [r["provinceCode"] for r in query("SELECT DISTINCT provinceCode FROM admin_units ORDER BY provinceCode")]
+    codes = [c.strip() for c in s.split(",")]
+    if not s or any(not c for c in codes):
+        raise ValueError(f"province must be a code, a comma list of codes or 'all', not {spec!r}")
+    if len(codes) == 1:
+        return codes
+    if len(set(codes)) != len(codes):
+        raise ValueError(f"province list {spec!r} names a province twice")
+    new = {r["provinceCode"] for r in query("SELECT DISTINCT provinceCode FROM admin_units")}
+    bad = [c for c in codes if c not in new]
+    if bad:
+        raise ValueError(f"a province list holds provinces of 1/7/2025 only (34 codes); not: {', '.join(bad)}")
+    return codes
+
+
 @lru_cache(maxsize=8)
 def commune_conversion(province: str) -> tuple[dict[str, tuple[str, ...]], list[dict]]:
     """The official conversion into new province `province`: ({old ward code: new ward codes, default first},
