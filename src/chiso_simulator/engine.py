@@ -28,7 +28,7 @@ import numpy as np
 
 from .calendar import WorkCalendar, work_calendar
 from .catalogue import Procedure, build_catalogue
-from .rng import gen, h64, u01
+from .rng import gen, h64, h64_from, u01
 from .units import (
     DIP_DAYS,
     MATURITY_ORIGIN,
@@ -721,11 +721,12 @@ class Simulator:
         if rate <= 0:
             return out
         o = d.toordinal()
+        vanish, corr = h64_from(self.seed, "vanish", system, o), h64_from(self.seed, "corr", system, o)
         for k, arr in rows.items():
             v = arr.tolist()
-            if self._can_vanish(system, v) and u01(self.seed, "vanish", system, o, *k) < self.cfg.vanish_rate:
+            if self._can_vanish(system, v) and vanish(*k) / 2.0**64 < self.cfg.vanish_rate:
                 what = "delete"
-            elif u01(self.seed, "corr", system, o, *k) < rate:
+            elif corr(*k) / 2.0**64 < rate:
                 what = "update"
             else:
                 continue
@@ -955,12 +956,21 @@ class Simulator:
             system
         ]
         rows: dict[tuple, dict] = {}
-        stamps: dict[tuple, datetime] = {}
+        # A row's update time: the day's midnight + a timedelta (same evening) until a correction makes it a later
+        # datetime; formatted once per distinct second (a national day has ~10^5 rows).
+        stamps: dict[tuple, datetime | timedelta] = {}
         stamped = system != "esign"  # e-signature rows carry no update time
+        midnight = datetime.combine(d, time(0), TZ)
+        ts = h64_from(self.seed, "ts", system, d.toordinal())
         for k, v in day.items():
             rows[k] = dict(zip(names, v.tolist(), strict=True))
             if stamped:
-                stamps[k] = _ts(d, 17.5 * 3600 + u01(self.seed, "ts", system, d.toordinal(), *k) * 6.4 * 3600)
+                stamps[k] = timedelta(seconds=17.5 * 3600 + ts(*k) / 2.0**64 * 6.4 * 3600)
+
+        def stamp_at(k) -> datetime | None:
+            s = stamps.get(k)
+            return midnight + s if isinstance(s, timedelta) else s
+
         for at, k, what in auto:
             if k not in rows:
                 continue
@@ -968,7 +978,7 @@ class Simulator:
                 del rows[k]
             else:
                 self._apply_update(system, rows[k], h64(self.seed, "salt", d.toordinal(), *k))
-                stamps[k] = max(stamps[k], at)
+                stamps[k] = max(stamp_at(k), at)
         for c in manual:
             k = (c.unit, c.procedure) if system == "dossier" else (c.unit,)
             if c.delete:
@@ -979,24 +989,32 @@ class Simulator:
                 row.update({f: int(v) for f, v in c.fields.items()})
             else:
                 self._default_restatement(system, row)
-            stamps[k] = max(stamps.get(k, c.at), c.at)
+            stamps[k] = max(stamp_at(k) or c.at, c.at)
+        day_iso = d.isoformat()
+        offset = midnight.isoformat()[-6:]  # +07:00
+        texts: dict[int, str] = {}
+
+        def text(k) -> str:
+            s = stamps[k]
+            if not isinstance(s, timedelta):
+                return iso(s)
+            t = texts.get(s.seconds)  # isoformat(timespec="seconds") drops the microseconds
+            if t is None:
+                h, rem = divmod(s.seconds, 3600)
+                t = texts[s.seconds] = f"{day_iso}T{h:02d}:{rem // 60:02d}:{rem % 60:02d}{offset}"
+            return t
+
         out = []
         for k in sorted(rows):
             r = rows[k]
             if system == "dossier":
-                item = {
-                    "ngay": d.isoformat(),
-                    "maDinhDanh": k[0],
-                    "maThuTuc": k[1],
-                    **r,
-                    "thoiDiemCapNhat": iso(stamps[k]),
-                }
+                item = {"ngay": day_iso, "maDinhDanh": k[0], "maThuTuc": k[1], **r, "thoiDiemCapNhat": text(k)}
             elif system == "petition":
-                item = {"ngay": d.isoformat(), "maDinhDanh": k[0], **r, "thoiDiemCapNhat": iso(stamps[k])}
+                item = {"ngay": day_iso, "maDinhDanh": k[0], **r, "thoiDiemCapNhat": text(k)}
             elif system == "edoc":
-                item = {"report_date": d.isoformat(), "org_code": k[0], **r, "updated_at": iso(stamps[k])}
+                item = {"report_date": day_iso, "org_code": k[0], **r, "updated_at": text(k)}
             else:
-                item = {"report_date": d.isoformat(), "ma_dinh_danh": k[0], **r}
+                item = {"report_date": day_iso, "ma_dinh_danh": k[0], **r}
             out.append(item)
         return out
 

@@ -139,3 +139,12 @@ def test_server_serves_a_province_list(monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(state.sim, NationalSimulator) and state.sim.provinces == ["25", "01"]
     assert state.portal.sim is state.sim.primary  # the 766 index stays the first province's
     assert state.sim.cfg.province == "25"  # names the unknown-unit faults' codes
+
+
+def test_prefix_hash_is_the_same_draw() -> None:
+    """The per-row draws hash their shared prefix once (rng.h64_from): the same numbers as h64 of the whole label."""
+    from chiso_simulator.rng import h64, h64_from
+
+    h = h64_from(26, "ts", "dossier", 739000)
+    for key in (("000.00.01.H25", "1.000123"), ("000.12.80.H01",)):  # a row key is never empty
+        assert h(*key) == h64(26, "ts", "dossier", 739000, *key)
