@@ -227,6 +227,7 @@ ranked as (
         r.period_type,
         r.period_start,
         r.unit_group,
+        r.province_code,
         g.scope,
         r.unit_code,
         r.unit_valid_from,
@@ -246,6 +247,7 @@ score_steps as (
         period_type,
         period_start,
         unit_group,
+        province_code,
         score,
         lead(score) over w as score_above,
         lead(rank) over w as rank_above
@@ -256,12 +258,13 @@ score_steps as (
             period_type,
             period_start,
             unit_group,
+            province_code,
             score,
             min(rank) as rank
         from ranked
-        group by basis, ranking_code, period_type, period_start, unit_group, score
+        group by basis, ranking_code, period_type, period_start, unit_group, province_code, score
     ) as distinct_scores
-    window w as (partition by basis, ranking_code, period_type, period_start, unit_group order by score)
+    window w as (partition by basis, ranking_code, period_type, period_start, unit_group, province_code order by score)
 ),
 
 ranks as (
@@ -290,6 +293,7 @@ ranks as (
             and r.period_type = st.period_type
             and r.period_start = st.period_start
             and r.unit_group = st.unit_group
+            and r.province_code = st.province_code
             and r.score = st.score
     group by r.basis, r.unit_code, r.unit_valid_from, r.scope, r.period_type, r.period_start
 )

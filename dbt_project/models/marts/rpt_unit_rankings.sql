@@ -1,4 +1,4 @@
--- QD766 and CDS rankings per basis, period and unit group: standard competition ranking (1, 2, 2, 4) on score
+-- QD766 and CDS rankings per basis, period, unit group and province (the one the unit's province became): standard competition ranking (1, 2, 2, 4) on score
 -- descending. The score is rpt_ranking_scores' (the one home of the weights): the exact sum of the indicators'
 -- published points (each rounded to 2 decimals in fct_indicator_values), so two units tie only when their published
 -- scores are equal. previous_rank / rank_change against the preceding period of the same type in the same basis.
@@ -77,16 +77,17 @@ ranked as (
         s.period_type,
         s.period_start,
         g.unit_group,
+        pv.current_province_code as province_code,
         s.unit_code,
         s.unit_valid_from,
         u.unit_name,
         s.score,
         rank() over (
-            partition by s.ranking_code, s.basis, s.period_type, s.period_start, g.unit_group
+            partition by s.ranking_code, s.basis, s.period_type, s.period_start, g.unit_group, pv.current_province_code
             order by s.score desc
         )::integer as rank,
         count(*) over (
-            partition by s.ranking_code, s.basis, s.period_type, s.period_start, g.unit_group
+            partition by s.ranking_code, s.basis, s.period_type, s.period_start, g.unit_group, pv.current_province_code
         )::integer as units_ranked
     from scores as s
     inner join {{ ref('int_unit_periods') }} as u
@@ -98,6 +99,9 @@ ranked as (
             and s.unit_valid_from = u.unit_valid_from
     inner join {{ ref('int_periods') }} as p on s.period_type = p.period_type and s.period_start = p.period_start
     inner join {{ ref('ranking_groups') }} as g on u.unit_type = g.unit_type and s.scope = g.scope
+    -- within its province (int_unit_provinces.current_province_code): several provinces can share a warehouse
+    inner join {{ ref('int_unit_provinces') }} as pv
+        on s.unit_code = pv.unit_code and s.unit_valid_from = pv.unit_valid_from
     -- valid on the period's (evaluated) last day
     where u.unit_valid_to is null or u.unit_valid_to >= p.evaluated_to
 )
@@ -108,6 +112,7 @@ select
     r.period_type,
     r.period_start,
     r.unit_group,
+    r.province_code,
     r.unit_code,
     r.unit_valid_from,
     t.period_end,
