@@ -70,7 +70,8 @@ def serve(provinces: str, oss_port: int, edoc_port: int, drop: str, start: date,
 
     clock = Clock()
     clock.set(sim_now(end))
-    sim = make_simulator(SimConfig(seed=SEED, province=provinces), clock)
+    # lean caches at every N (what a national simulator keeps), so memory compares the data, not cache policies
+    sim = make_simulator(SimConfig(seed=SEED, province=provinces, lean=True, json_cache_rows=1_000_000), clock)
     write_esign_drop(sim, drop, start, end)
     state = SimState.create(sim)
     apps = [

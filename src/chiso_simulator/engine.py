@@ -1128,7 +1128,8 @@ class NationalSimulator(Simulator):
 def make_simulator(config: SimConfig, clock: Clock | None = None) -> Simulator:
     """A province's simulator, or a national one for a comma list of provinces or `all`."""
     if len(province_codes(config.province)) > 1:
-        return NationalSimulator(replace(config, lean=True, json_cache_rows=min(config.json_cache_rows, 2_500_000)),
+        # a chunk of 7 national days (~8 x 10^5 rows) fits; a year would not (~4 x 10^7 rows, ~20 GB encoded)
+        return NationalSimulator(replace(config, lean=True, json_cache_rows=min(config.json_cache_rows, 1_000_000)),
                                  clock)
     return Simulator(config, clock)
 
