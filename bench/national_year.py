@@ -317,48 +317,50 @@ def _gb(b: int) -> str:
     return f"{b / 2**30:.2f}G"
 
 
-def report(runs: list[dict], span: str) -> bool:
-    start, end = SPANS[span]
-    print(f"span: {span} {start}..{end} ({(end - start).days + 1} days), seed {SEED}, {os.cpu_count()} CPUs, "
-          f"load average at the end {os.getloadavg()[0]:.2f}")  # fmt: skip
+def section(r: dict, span: str) -> bool:
+    """One N's figures, printed as soon as it is done (a long run keeps what finished)."""
     ok = True
-    for r in runs:
-        rows = r["rows"]
-        daily = sum(rows[t] for t in DAILY)
-        total = sum(rows.values())
-        s = r["secs"]
-        print(f"\n== {r['n']} province(s): {r['provinces']} (chunk_days {r['chunk_days']})")
-        print("raw rows: " + ", ".join(f"{t}={v}" for t, v in rows.items()) + f"; total {total}")
-        print(f"  source start (simulator build + e-signature drop) {s['source start']:8.1f}s"
-              f"  (simulator CPU {r['cpu']['simulator start']:.1f}s)")  # fmt: skip
-        el = s["extract+load"]
-        print(f"  extract+load {el:8.1f}s  {total / el:9.0f} rows/s   (one_stop_shop {s['one_stop_shop']:.1f}s, "
-              f"edoc {s['edoc']:.1f}s, esign {s['esign']:.1f}s)")  # fmt: skip
-        c = r["cpu"]["extract+load"]
-        print(f"    CPU: simulator {c['simulator']:.1f}s ({c['simulator'] / daily * 1e6:.1f} us/daily row), "
-              f"extractor+loader {c['python']:.1f}s, PostgreSQL {c['postgres']:.1f}s")  # fmt: skip
-        print(f"  COPY         {s['COPY']:8.1f}s  {total / s['COPY']:9.0f} rows/s   ratio extract+load / COPY rows/s"
-              f" = {s['COPY'] / el:.2f}")  # fmt: skip
-        print(f"  validation   {s['validation']:8.1f}s  ({r['failed_expectations']} failed expectations)")
-        cd = r["cpu"]["dbt build"]
-        print(f"  dbt build    {s['dbt build']:8.1f}s  {total / s['dbt build']:9.0f} raw rows/s  ({r['dbt_nodes']} "
-              f"nodes; CPU dbt {cd['dbt']:.1f}s, PostgreSQL {cd['postgres']:.1f}s)")  # fmt: skip
-        print("    marts: " + ", ".join(f"{k}={v}" for k, v in r["marts"].items())
-              + f"; provinces ranked (current basis) {r['provinces_ranked']}")  # fmt: skip
-        work = el + s["COPY"] + s["validation"] + s["dbt build"]
-        print(f"  whole run    {s['whole run']:8.1f}s  (extract+load + COPY + validation + dbt build = {work:.1f}s)")
-        groups = ["postgres", "simulator", "python", "dbt", "total"]
-        print("  peak memory (PSS) by phase: " + " ".join(f"{g:>10}" for g in groups))
-        worst = 0
-        for phase, peaks in r["peaks"].items():
-            if phase == "start" or not peaks:
-                continue
-            worst = max(worst, peaks.get("total", 0))
-            print(f"    {phase:<26}" + " ".join(f"{_gb(peaks.get(g, 0)):>10}" for g in groups))
-        print(f"    peak of the whole: {_gb(worst)}")
-        r["worst"] = worst
-        if r["n"] == 34 and span == "year":
-            ok &= s["whole run"] <= GOAL_SECONDS and worst <= GOAL_BYTES
+    rows = r["rows"]
+    daily = sum(rows[t] for t in DAILY)
+    total = sum(rows.values())
+    s = r["secs"]
+    print(f"\n== {r['n']} province(s): {r['provinces']} (chunk_days {r['chunk_days']})")
+    print("raw rows: " + ", ".join(f"{t}={v}" for t, v in rows.items()) + f"; total {total}")
+    print(f"  source start (simulator build + e-signature drop) {s['source start']:8.1f}s"
+          f"  (simulator CPU {r['cpu']['simulator start']:.1f}s)")  # fmt: skip
+    el = s["extract+load"]
+    print(f"  extract+load {el:8.1f}s  {total / el:9.0f} rows/s   (one_stop_shop {s['one_stop_shop']:.1f}s, "
+          f"edoc {s['edoc']:.1f}s, esign {s['esign']:.1f}s)")  # fmt: skip
+    c = r["cpu"]["extract+load"]
+    print(f"    CPU: simulator {c['simulator']:.1f}s ({c['simulator'] / daily * 1e6:.1f} us/daily row), "
+          f"extractor+loader {c['python']:.1f}s, PostgreSQL {c['postgres']:.1f}s")  # fmt: skip
+    print(f"  COPY         {s['COPY']:8.1f}s  {total / s['COPY']:9.0f} rows/s   ratio extract+load / COPY rows/s"
+          f" = {s['COPY'] / el:.2f}")  # fmt: skip
+    print(f"  validation   {s['validation']:8.1f}s  ({r['failed_expectations']} failed expectations)")
+    cd = r["cpu"]["dbt build"]
+    print(f"  dbt build    {s['dbt build']:8.1f}s  {total / s['dbt build']:9.0f} raw rows/s  ({r['dbt_nodes']} "
+          f"nodes; CPU dbt {cd['dbt']:.1f}s, PostgreSQL {cd['postgres']:.1f}s)")  # fmt: skip
+    print("    marts: " + ", ".join(f"{k}={v}" for k, v in r["marts"].items())
+          + f"; provinces ranked (current basis) {r['provinces_ranked']}")  # fmt: skip
+    work = el + s["COPY"] + s["validation"] + s["dbt build"]
+    print(f"  whole run    {s['whole run']:8.1f}s  (extract+load + COPY + validation + dbt build = {work:.1f}s)")
+    groups = ["postgres", "simulator", "python", "dbt", "total"]
+    print("  peak memory (PSS) by phase: " + " ".join(f"{g:>10}" for g in groups))
+    worst = 0
+    for phase, peaks in r["peaks"].items():
+        if phase == "start" or not peaks:
+            continue
+        worst = max(worst, peaks.get("total", 0))
+        print(f"    {phase:<26}" + " ".join(f"{_gb(peaks.get(g, 0)):>10}" for g in groups))
+    print(f"    peak of the whole: {_gb(worst)}")
+    r["worst"] = worst
+    print(f"    load average at its end: {os.getloadavg()[0]:.2f} (2 CPUs)", flush=True)
+    if r["n"] == 34 and span == "year":
+        ok &= s["whole run"] <= GOAL_SECONDS and worst <= GOAL_BYTES
+    return ok
+
+
+def report(runs: list[dict]) -> None:
     if len(runs) > 1:
         base = runs[0]
         b_rows = sum(base["rows"].values())
@@ -370,19 +372,23 @@ def report(runs: list[dict], span: str) -> bool:
                 for ph in ("extract+load", "COPY", "validation", "dbt build", "whole run")
             ) + f"; peak x{r['worst'] / base['worst']:.2f}")  # fmt: skip
     print(f"\ngoals (34 provinces, a year): whole run <= {GOAL_SECONDS // 60} min, peak memory <= {_gb(GOAL_BYTES)}")
-    return ok
 
 
 def main() -> int:
     sys.path.insert(0, str(REPO / "src"))
     span = os.environ.get("CHISO_BENCH_SPAN", "year")
     ns = [int(x) for x in os.environ.get("CHISO_BENCH_PROVINCES", "1,4,34").split(",")]
-    runs = []
+    start, end = SPANS[span]
+    print(f"span: {span} {start}..{end} ({(end - start).days + 1} days), seed {SEED}, {os.cpu_count()} CPUs",
+          flush=True)
+    runs, ok = [], True
     for n in ns:
         print(f"-- {n} province(s) ...", file=sys.stderr, flush=True)
         runs.append(run_one(n, span))
         print(f"   {json.dumps(runs[-1]['secs'])}", file=sys.stderr, flush=True)
-    return 0 if report(runs, span) else 1
+        ok &= section(runs[-1], span)
+    report(runs)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
