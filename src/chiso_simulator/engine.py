@@ -254,8 +254,9 @@ class Simulator:
     def clear_caches(self) -> None:
         lean = self.cfg.lean
         with self._lock:
-            # a day reads the cohorts of the last K working days (~40 calendar days across Tết)
-            self._cohorts = {"dossier": _LRU(45 if lean else 90), "petition": _LRU(30 if lean else 60)}
+            # a day reads the cohorts of the last K working days: up to ~50 calendar days across Tết (fewer thrash:
+            # February 2025 took 5x January's time with 45)
+            self._cohorts = {"dossier": _LRU(60 if lean else 90), "petition": _LRU(45 if lean else 60)}
             self._days = {k: _LRU(4 if lean else 120) for k in ("dossier", "petition", "edoc", "esign", "edoc_ent")}
             self._rowcache = _LRU(8 if lean else 400)
             # Rows as served, JSON-encoded one by one (what the HTTP apps page through): a year of every
