@@ -120,3 +120,21 @@ def report(drill: str, **figures) -> None:
     if path:
         with open(path, "a", encoding="utf-8") as f:
             f.write(json.dumps({"drill": drill, **figures}, ensure_ascii=False, default=str) + "\n")
+
+
+OSS_RAW = {"dossier_daily": "oss_dossier_daily", "petition_daily": "oss_petition_daily", "units": "oss_units",
+           "procedures": "oss_procedures"}
+
+
+def audit_accounts_for_raw(conn: psycopg.Connection) -> None:
+    """Nothing doubled: every stored one-stop-shop version was brought by exactly one succeeded batch, whose audit
+    counted it, and no audit is left `running`."""
+    assert conn.execute("SELECT count(*) FROM raw.load_audit WHERE status = 'running'").fetchone()[0] == 0
+    for entity, table in OSS_RAW.items():
+        stored, orphans = conn.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE a.status IS DISTINCT FROM 'succeeded')"  # noqa: S608
+            f" FROM raw.{table} t LEFT JOIN raw.load_audit a ON a.batch_id = t._batch_id").fetchone()
+        counted = conn.execute(
+            "SELECT coalesce(sum(rows_new_versions + rows_deleted), 0) FROM raw.load_audit"
+            " WHERE source = 'one_stop_shop' AND entity = %s AND status = 'succeeded'", (entity,)).fetchone()[0]
+        assert orphans == 0 and stored == counted, (table, stored, counted, orphans)

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from drill_support import AUDIT_TABLES, fingerprint, killable_pg, report
+from drill_support import AUDIT_TABLES, audit_accounts_for_raw, fingerprint, killable_pg, report
 
 from chiso.export import runner
 from chiso.extract import esign, one_stop_shop
@@ -60,21 +60,6 @@ def free_port() -> int:
 START, END = date(2024, 1, 1), date(2024, 3, 30)
 
 
-def _audit_accounts_for_raw(conn) -> None:
-    """Nothing doubled: every stored version was brought by exactly one succeeded batch, whose audit counted it,
-    and no audit is left `running`."""
-    assert conn.execute("SELECT count(*) FROM raw.load_audit WHERE status = 'running'").fetchone()[0] == 0
-    for table, entity in (("oss_dossier_daily", "dossier_daily"), ("oss_petition_daily", "petition_daily"),
-                          ("oss_units", "units"), ("oss_procedures", "procedures")):
-        stored, orphans = conn.execute(
-            f"SELECT count(*), count(*) FILTER (WHERE a.status IS DISTINCT FROM 'succeeded')"  # noqa: S608
-            f" FROM raw.{table} t LEFT JOIN raw.load_audit a ON a.batch_id = t._batch_id").fetchone()
-        counted = conn.execute(
-            "SELECT coalesce(sum(rows_new_versions + rows_deleted), 0) FROM raw.load_audit"
-            " WHERE source = 'one_stop_shop' AND entity = %s AND status = 'succeeded'", (entity,)).fetchone()[0]
-        assert orphans == 0 and stored == counted, (table, stored, counted, orphans)
-
-
 def test_postgres_killed_during_a_load_converges_to_the_undisturbed_raw(pg):
     clock = Clock()
     clock.set(datetime.combine(END + timedelta(days=12), datetime.min.time(), TZ).replace(hour=12), running=False)
@@ -96,7 +81,7 @@ def test_postgres_killed_during_a_load_converges_to_the_undisturbed_raw(pg):
         undisturbed_s = time.monotonic() - t0
         with pg.connect() as c:
             expected = fingerprint(c, "raw", AUDIT_TABLES)
-            _audit_accounts_for_raw(c)
+            audit_accounts_for_raw(c)
         assert expected["oss_dossier_daily"][0] > 10_000
 
         pg.reset()
@@ -137,7 +122,7 @@ def test_postgres_killed_during_a_load_converges_to_the_undisturbed_raw(pg):
         rerun_s = time.monotonic() - t1
         with pg.connect() as c:
             got = fingerprint(c, "raw", AUDIT_TABLES)
-            _audit_accounts_for_raw(c)
+            audit_accounts_for_raw(c)
             audits = dict(c.execute("SELECT status, count(*) FROM raw.load_audit GROUP BY 1").fetchall())
             stale = c.execute("SELECT count(*) FROM raw.load_audit WHERE status = 'failed'"
                               " AND error LIKE 'Lượt tải bị gián đoạn%%'").fetchone()[0]
