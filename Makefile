@@ -64,8 +64,9 @@ stop:
 status:
 	@$(CHISO) status
 
+# Two lanes at once (tests/run_lanes): the Celery stack module beside the rest; the same tests as a plain pytest.
 test: venvs browser redis
-	$(PYTEST)
+	./tests/run_lanes
 
 # No server: deselects what needs PostgreSQL, dbt, Superset, the whole stack or the internet (markers are
 # applied by tests/conftest.py); a test that still tries to start a server fails naming its missing marker.

@@ -2,7 +2,9 @@
 
 Runs once all raw tables of the daily sources have received new data (after the daily extracts), and when the
 national portal's published index changed on its own (extract_national_portal starts it then: scheduling on that
-asset too would let a portal-only run consume the daily sources' queued events). A critical data-quality
+asset too would let a portal-only run consume the daily sources' queued events). A portal extract still under
+way when a run starts (they start together each day) is waited for, at most `portal_wait_minutes`, so one build
+reads everything the day brought. A critical data-quality
 failure on raw stops the build, so marts are never rebuilt from bad data, and fails the run (`fail_run`); the
 next clean load recovers without manual steps. When raw received loads while the run was building, marts that
 then disagree with raw are not published (check_marts is skipped, not failed): those loads have queued the next
@@ -38,10 +40,20 @@ raw_assets = [Asset(raw_asset_uri(t)) for t in RAW_TABLES]
     max_active_runs=1,
     default_args={"retries": 1, "retry_delay": pendulum.duration(minutes=1)},
     tags=["chiso", "transform"],
-    params={"full_refresh": Param(False, type="boolean", description="Rebuild incremental models from raw")},
+    params={
+        "full_refresh": Param(False, type="boolean", description="Rebuild incremental models from raw"),
+        "portal_wait_minutes": Param(20, type="integer", minimum=0,
+                                     description="wait at most this long for a national portal extract under way"),
+    },
     doc_md=__doc__,
 )
 def transform_warehouse():
+    @task
+    def await_portal(**context) -> None:
+        from chiso.extract.dag_support import await_portal
+
+        await_portal(context["ti"], 60 * int(context["params"]["portal_wait_minutes"]))
+
     @task
     def check_raw() -> None:
         from chiso.orchestration import check_layer
@@ -78,6 +90,7 @@ def transform_warehouse():
         raise RuntimeError("Kiểm tra dữ liệu raw không đạt: kho không được dựng lại lượt này (xem task check_raw)")
 
     raw = check_raw()
+    await_portal() >> raw
     raw >> dbt >> check_staging() >> check_marts()
     raw >> fail_run()
 

@@ -107,6 +107,11 @@ def test_transform_run_fails_when_the_raw_check_fails(parsed):
     assert d["upstream"]["fail_run"] == ["check_raw"]
 
 
+def test_transform_first_waits_for_a_portal_extract_under_way(parsed):
+    d = parsed["dags"]["transform_warehouse"]
+    assert d["upstream"]["check_raw"] == ["await_portal"] and d["upstream"]["await_portal"] == []
+
+
 def test_transform_is_one_dbt_build_watched_from_the_triggerer(parsed):
     """One producer task runs `dbt build`; every model/test task watches it from the triggerer (no worker)."""
     d = parsed["dags"]["transform_warehouse"]

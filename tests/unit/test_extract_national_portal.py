@@ -13,7 +13,7 @@ import pytest
 
 from chiso.extract import national_portal as portal
 from chiso.extract.common import SourceConn
-from chiso.extract.dag_support import portal_needs_refresh, portal_periods
+from chiso.extract.dag_support import await_portal, portal_needs_refresh, portal_periods
 from chiso.extract.http import RetryPolicy, SourceError
 from chiso.raw.entities import PORTAL_INDICATOR_SCORES, parse_record
 
@@ -331,6 +331,9 @@ class FakeTI:
     def get_dr_count(self, dag_id, states=None, **kw):
         return self.counts.get((dag_id, tuple(states or ())), 0)
 
+    def get_ti_count(self, dag_id, task_ids=None, states=None, **kw):
+        return self.counts.get((dag_id, tuple(task_ids or ())), 0)
+
 
 def test_refresh_only_for_new_figures_and_when_no_transform_is_coming():
     new = {"totals": {"rows_new_versions": 3, "rows_deleted": 0}}
@@ -342,6 +345,33 @@ def test_refresh_only_for_new_figures_and_when_no_transform_is_coming():
     assert not portal_needs_refresh(new, {}, FakeTI({("extract_edoc", ("queued", "running")): 1}))
     # a transform already running started before these figures were stored: a new one is needed
     assert portal_needs_refresh(new, {}, FakeTI({("transform_warehouse", ("running",)): 1}))
+    # ...unless it is still waiting for this portal run to end (its first task): it reads them
+    assert not portal_needs_refresh(new, {}, FakeTI({("transform_warehouse", ("await_portal",)): 1}))
+
+
+class PortalRuns:
+    """A TI whose portal extract is active for the first `active_polls` polls."""
+
+    def __init__(self, active_polls: int):
+        self.left = active_polls
+        self.now = 0.0
+
+    def get_dr_count(self, dag_id, states=None, **kw):
+        assert dag_id == "extract_national_portal" and set(states) == {"queued", "running"}
+        self.left -= 1
+        return 1 if self.left >= 0 else 0
+
+    def sleep(self, s):
+        self.now += s
+
+
+def test_transform_waits_for_a_portal_extract_under_way_within_its_bound():
+    ti = PortalRuns(3)
+    assert await_portal(ti, 60, poll_s=5, sleep=ti.sleep, clock=lambda: ti.now) == 15
+    ti = PortalRuns(0)
+    assert await_portal(ti, 60, poll_s=5, sleep=ti.sleep, clock=lambda: ti.now) == 0
+    ti = PortalRuns(1000)  # a portal outage: build without it after the bound
+    assert await_portal(ti, 60, poll_s=5, sleep=ti.sleep, clock=lambda: ti.now) == 60
 
 
 def test_dag_shape():

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import os
+import time
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -110,13 +112,34 @@ def _run_portal(conn: SourceConn, uri: str, params: dict[str, Any], logical: dat
 
 DAILY_EXTRACT_DAGS = tuple(f"extract_{s}" for s in dict.fromkeys(RAW_TABLES.values()))
 TRANSFORM_DAG = "transform_warehouse"
+PORTAL_DAG = "extract_national_portal"
+AWAIT_PORTAL_TASK = "await_portal"  # transform_warehouse's first task
+_WAITING = ["scheduled", "queued", "running", "up_for_retry", "deferred"]
+
+
+def await_portal(ti: Any, timeout_s: float, *, poll_s: float = 5.0, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> float:
+    """transform_warehouse's first step: while a portal extract is queued or running (the daily extracts and the
+    portal start together), wait for it, so this build reads the figures it stores instead of a second build
+    being started for them. Bounded: the portal is a national system, and its outage must not hold back the
+    province's own marts (its figures then start the next transform). Returns the seconds waited."""
+    t0 = clock()
+    while ti.get_dr_count(PORTAL_DAG, states=["queued", "running"]):
+        if clock() - t0 >= timeout_s:
+            log.warning("national portal extract still running after %.0f s: building without it", timeout_s)
+            break
+        sleep(poll_s)
+    waited = clock() - t0
+    log.info("waited %.0f s for the national portal extract", waited)
+    return waited
 
 
 def portal_needs_refresh(summary: dict[str, Any], params: dict[str, Any], ti: Any) -> bool:
     """Whether the portal extract should start transform_warehouse: it stored something new, the run did not opt
     out (`refresh_warehouse`), and no transform that will read it is coming anyway — one queued and not yet
-    started, or the one the daily extracts under way will start when they end (if one of them fails, that day's
-    transform waits for the next, with the portal's figures)."""
+    started, one started that is still waiting for this run to end (`await_portal`), or the one the daily
+    extracts under way will start when they end (if one of them fails, that day's transform waits for the next,
+    with the portal's figures)."""
     totals = summary.get("totals") or {}
     if not (totals.get("rows_new_versions") or totals.get("rows_deleted")):
         log.info("national portal: nothing new stored; the reconciliation is up to date")
@@ -124,10 +147,13 @@ def portal_needs_refresh(summary: dict[str, Any], params: dict[str, Any], ti: An
     if params.get("refresh_warehouse") is False:
         log.info("national portal: refresh_warehouse=false; the next transform reads the new figures")
         return False
-    coming = ti.get_dr_count(TRANSFORM_DAG, states=["queued"]) + sum(
-        ti.get_dr_count(d, states=["queued", "running"]) for d in DAILY_EXTRACT_DAGS
+    coming = (
+        ti.get_dr_count(TRANSFORM_DAG, states=["queued"])
+        + ti.get_ti_count(TRANSFORM_DAG, task_ids=[AWAIT_PORTAL_TASK], states=_WAITING)
+        + sum(ti.get_dr_count(d, states=["queued", "running"]) for d in DAILY_EXTRACT_DAGS)
     )
     if coming:
-        log.info("national portal: a transform is queued or the daily extracts are running; it reads the new figures")
+        log.info("national portal: a transform is queued or waiting for this run, or the daily extracts are"
+                 " running; it reads the new figures")
         return False
     return True
