@@ -13,8 +13,9 @@ run.
 dbt runs as ONE `dbt build` (Cosmos' watcher mode: the `dbt_producer_watcher` task); every model and its tests
 still appear as tasks, fed from that build's log; they start and, on success, end in the triggerer
 (`chiso.dbt_watch`), so watching costs no worker. If the build dies, its retry does not start a second build:
-each model whose result never came runs on its own when its task is retried. Trigger with
-`{"full_refresh": true}` to rebuild every incremental model from raw (after a change of their logic).
+each model whose result never came runs on its own when its task is retried. The build is a full refresh
+(every incremental model rebuilt from raw) when the run asks (`{"full_refresh": true}`) or when an incremental
+model's definition changed since its rows were built (`plan_refresh`, chiso.dbt_refresh: after an upgrade).
 """
 
 from __future__ import annotations
@@ -55,6 +56,12 @@ def transform_warehouse():
         await_portal(context["ti"], 60 * int(context["params"]["portal_wait_minutes"]))
 
     @task
+    def plan_refresh(**context) -> bool:
+        from chiso.dbt_refresh import plan
+
+        return plan(bool(context["params"]["full_refresh"]))
+
+    @task
     def check_raw() -> None:
         from chiso.orchestration import check_layer
 
@@ -66,7 +73,8 @@ def transform_warehouse():
         profile_config=profile,
         execution_config=execution,
         render_config=render,
-        operator_args={"full_refresh": "{{ params.full_refresh }}"},
+        # a full refresh when asked, or when an incremental model's definition changed since its rows were built
+        operator_args={"full_refresh": "{{ ti.xcom_pull(task_ids='plan_refresh') }}"},
         default_args={"retries": 1},
     )
     start_in_triggerer(dbt)
@@ -83,6 +91,12 @@ def transform_warehouse():
 
         check_layer("marts", CONN_WAREHOUSE)
 
+    @task
+    def record_definitions() -> None:
+        from chiso.dbt_refresh import record
+
+        record()
+
     @task(trigger_rule="one_failed")
     def fail_run() -> None:
         # A failed raw check skips dbt (its model tasks are skipped, not failed), so the leaves alone would end
@@ -91,7 +105,10 @@ def transform_warehouse():
 
     raw = check_raw()
     await_portal() >> raw
-    raw >> dbt >> check_staging() >> check_marts()
+    raw >> plan_refresh() >> dbt
+    staging = check_staging()
+    dbt >> staging >> check_marts()
+    staging >> record_definitions()
     raw >> fail_run()
 
 

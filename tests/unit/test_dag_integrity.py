@@ -112,6 +112,15 @@ def test_transform_first_waits_for_a_portal_extract_under_way(parsed):
     assert d["upstream"]["check_raw"] == ["await_portal"] and d["upstream"]["await_portal"] == []
 
 
+def test_transform_plans_its_refresh_before_the_build_and_records_it_after(parsed):
+    """plan_refresh decides whether the producer's build is a full refresh (chiso.dbt_refresh); the definitions
+    are recorded only once the build and the staging check succeeded."""
+    d = parsed["dags"]["transform_warehouse"]
+    assert d["upstream"]["plan_refresh"] == ["check_raw"]
+    assert d["upstream"]["dbt.dbt_producer_watcher"] == ["plan_refresh"]
+    assert d["upstream"]["record_definitions"] == ["check_staging"]
+
+
 def test_transform_is_one_dbt_build_watched_from_the_triggerer(parsed):
     """One producer task runs `dbt build`; every model/test task watches it from the triggerer (no worker)."""
     d = parsed["dags"]["transform_warehouse"]
