@@ -23,6 +23,7 @@ import psycopg
 
 from chiso.quality.config import ROW_LEVEL_TYPES, SuiteSpec, load_freshness, load_suite, render_sql
 from chiso.quality.docs_assets import make_offline
+from chiso.quality.gx_import import import_gx
 from chiso.quality.outcome import ExpectationOutcome, QualityOutcome, message_vi
 from chiso.quality.scratch import ScratchTables, drop_stale
 from chiso.quality.store import plain_uri, sync_freshness, write_outcome
@@ -49,7 +50,7 @@ def _sqlalchemy_uri(uri: str) -> str:
 
 
 def _gx_context(home: Path):
-    import great_expectations as gx
+    gx = import_gx()
     from great_expectations.data_context.types.base import DataContextConfig, ProgressBarsConfig
 
     gx_root = home / "gx"
@@ -86,7 +87,7 @@ def _gx_context(home: Path):
 
 
 def _build_expectation(spec, window):
-    import great_expectations as gx
+    gx = import_gx()
 
     cls = getattr(gx.expectations, spec.type)
     kwargs = dict(spec.kwargs)
@@ -233,7 +234,7 @@ def _add_samples(ctx, res, key, batch_def, specs, window, key_columns) -> None:
     """Pass 2: re-run the failed row-level checks with samples (SUMMARY) and put their results in
     place of pass 1's, in `res` and in the stored validation result (Data Docs show the samples).
     A sample row shows the asset's key columns and the check's own `sample_columns`."""
-    import great_expectations as gx
+    gx = import_gx()
 
     groups: dict[tuple[str, ...], list] = {}
     for s in specs:
@@ -374,7 +375,7 @@ def _build_docs(ctx, home_dir: Path, docs_ids: list[Any]) -> Path | None:
 def _validate_suite(spec: SuiteSpec, ctx, datasource, data_conn, run_id, window, scratch: ScratchTables | None):
     """One suite: every asset read from its scratch table (or, without `scratch`, queried), validated in two
     passes; returns the outcome (not yet stored) and the store keys of this run's results for Data Docs."""
-    import great_expectations as gx
+    gx = import_gx()
 
     eff_window = window if spec.windowed else None
     started = datetime.now(UTC)
