@@ -23,6 +23,7 @@ import psycopg
 
 from chiso.quality.config import ROW_LEVEL_TYPES, SuiteSpec, load_freshness, load_suite, render_sql
 from chiso.quality.docs_assets import make_offline
+from chiso.quality.gx_import import import_gx
 from chiso.quality.outcome import ExpectationOutcome, QualityOutcome, message_vi
 from chiso.quality.scratch import ScratchTables, drop_stale
 from chiso.quality.store import plain_uri, sync_freshness, write_outcome
@@ -49,7 +50,7 @@ def _sqlalchemy_uri(uri: str) -> str:
 
 
 def _gx_context(home: Path):
-    import great_expectations as gx
+    gx = import_gx()
     from great_expectations.data_context.types.base import DataContextConfig, ProgressBarsConfig
 
     gx_root = home / "gx"
@@ -86,7 +87,7 @@ def _gx_context(home: Path):
 
 
 def _build_expectation(spec, window):
-    import great_expectations as gx
+    gx = import_gx()
 
     cls = getattr(gx.expectations, spec.type)
     kwargs = dict(spec.kwargs)
@@ -215,25 +216,18 @@ def _error_outcome(spec, suite: SuiteSpec, error: str) -> ExpectationOutcome:
     )
 
 
-def _result_key(gx_name: str, res, batch_def):
-    """Store key of a result written by ValidationDefinition.run (same construction as GX's)."""
-    from great_expectations.data_context.types.resource_identifiers import (
-        ExpectationSuiteIdentifier,
-        ValidationResultIdentifier,
-    )
-
-    return ValidationResultIdentifier(
-        expectation_suite_identifier=ExpectationSuiteIdentifier(name=gx_name),
-        run_id=res.meta["run_id"],
-        batch_identifier=batch_def.get_batch().id,
-    )
+def _run_validator(validator, suite, result_format):
+    """GX's own validator (the one ValidationDefinition.run drives) on one batch; reused across passes, so the
+    batch and its table's reflection are built once."""
+    validator.result_format = result_format
+    return validator.validate_expectation_suite(suite)
 
 
-def _add_samples(ctx, res, key, batch_def, specs, window, key_columns) -> None:
+def _add_samples(validator, res, specs, window, key_columns) -> None:
     """Pass 2: re-run the failed row-level checks with samples (SUMMARY) and put their results in
-    place of pass 1's, in `res` and in the stored validation result (Data Docs show the samples).
+    place of pass 1's in `res` (Data Docs show the samples).
     A sample row shows the asset's key columns and the check's own `sample_columns`."""
-    import great_expectations as gx
+    gx = import_gx()
 
     groups: dict[tuple[str, ...], list] = {}
     for s in specs:
@@ -241,20 +235,40 @@ def _add_samples(ctx, res, key, batch_def, specs, window, key_columns) -> None:
     by_name = {}
     for columns, group in groups.items():
         suite = gx.ExpectationSuite(
-            name=f"{key.expectation_suite_identifier.name}.detail",
-            expectations=[_build_expectation(s, window) for s in group],
+            name=f"{res.suite_name}.detail", expectations=[_build_expectation(s, window) for s in group]
         )
         result_format: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}
         if columns:
             result_format["unexpected_index_column_names"] = list(columns)
-        detail = batch_def.get_batch().validate(suite, result_format=result_format)
+        detail = _run_validator(validator, suite, result_format)
         by_name |= {r.expectation_config.meta["chiso_name"]: r for r in detail.results}
     for i, r in enumerate(res.results):
         d = by_name.get(r.expectation_config.meta["chiso_name"])
         if d is not None:
-            d.expectation_config = r.expectation_config  # keep the stored suite's ids
+            d.expectation_config = r.expectation_config
             res.results[i] = d
-    ctx.validation_results_store.store_validation_results(res, key, key.expectation_suite_identifier)
+
+
+def _store_result(ctx, res, gx_suite, validator, run_id: str) -> list[Any]:
+    """Store the suite (its Data Docs page) and the validation result as ValidationDefinition.run would, minus
+    its round trips through the suite and validation-definition stores; returns the keys Data Docs render."""
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    gx = import_gx()
+    run = gx.RunIdentifier(run_name=run_id, run_time=datetime.now(UTC))
+    res.meta.update(
+        run_id=run, validation_time=run.run_time, batch_parameters=None, validation_id=None, checkpoint_id=None
+    )
+    suite_key = ExpectationSuiteIdentifier(name=gx_suite.name)
+    key = ValidationResultIdentifier(
+        expectation_suite_identifier=suite_key, run_id=run, batch_identifier=validator.active_batch_id
+    )
+    ctx.expectations_store.set(suite_key, gx_suite)
+    ctx.validation_results_store.store_validation_results(res, key, suite_key)
+    return [key, suite_key]
 
 
 def _prune_validation_files(home: Path) -> None:
@@ -374,7 +388,8 @@ def _build_docs(ctx, home_dir: Path, docs_ids: list[Any]) -> Path | None:
 def _validate_suite(spec: SuiteSpec, ctx, datasource, data_conn, run_id, window, scratch: ScratchTables | None):
     """One suite: every asset read from its scratch table (or, without `scratch`, queried), validated in two
     passes; returns the outcome (not yet stored) and the store keys of this run's results for Data Docs."""
-    import great_expectations as gx
+    gx = import_gx()
+    from great_expectations.validator.v1_validator import Validator as GXValidator
 
     eff_window = window if spec.windowed else None
     started = datetime.now(UTC)
@@ -402,28 +417,23 @@ def _validate_suite(spec: SuiteSpec, ctx, datasource, data_conn, run_id, window,
             batch_sql = f"({query}) AS batch_rows"
             gx_asset = datasource.add_query_asset(gx_name, query=query)
         batch_def = gx_asset.add_batch_definition_whole_table("whole")
-        # Expectations go in through the constructor: add_expectation() rewrites the whole stored suite each time.
+        # The suite stays in memory: the expectations store only gets it for its Data Docs page, once.
         gx_suite = gx.ExpectationSuite(
             name=gx_name,
             expectations=[_build_expectation(s, eff_window) for s in specs],
             meta={"layer": spec.layer, "description_vi": spec.description_vi},
         )
-        gx_suite = ctx.suites.add_or_update(gx_suite)
-        vd = ctx.validation_definitions.add_or_update(
-            gx.ValidationDefinition(name=gx_name, data=batch_def, suite=gx_suite)
-        )
         by_name = {s.name: s for s in specs}
         try:
+            validator = GXValidator(batch_definition=batch_def)
             # Pass 1: counts only (BASIC, no sample), so no per-expectation sample queries,
             # each a full scan of the batch when nothing is wrong.
-            res = vd.run(result_format=BASIC_COUNTS, run_id=gx.RunIdentifier(run_name=run_id))
-            key = _result_key(gx_name, res, batch_def)
+            res = _run_validator(validator, gx_suite, BASIC_COUNTS)
         except Exception as exc:  # a broken check must show up as a failed check, not vanish
             log.exception("validation of %s failed to run", gx_name)
             err = str(exc).strip().splitlines()[0][:500] if str(exc).strip() else type(exc).__name__
             results += [_error_outcome(s, spec, err) for s in specs]
             continue
-        docs_ids += [key, key.expectation_suite_identifier]
         # Pass 2: failed row-level checks again, with samples (SQL checks are sampled below).
         detail = [
             by_name[r.expectation_config.meta["chiso_name"]]
@@ -433,9 +443,13 @@ def _validate_suite(spec: SuiteSpec, ctx, datasource, data_conn, run_id, window,
         detail = [s for s in detail if s.type in ROW_LEVEL_TYPES]
         if detail:
             try:
-                _add_samples(ctx, res, key, batch_def, detail, eff_window, asset.key_columns)
+                _add_samples(validator, res, detail, eff_window, asset.key_columns)
             except Exception:  # the counts of pass 1 stand; only the samples are missing
                 log.exception("sampling the failed checks of %s failed", gx_name)
+        try:
+            docs_ids += _store_result(ctx, res, gx_suite, validator, run_id)
+        except Exception:  # Data Docs lose this page; the outcome still goes to the database
+            log.exception("storing the GX result of %s failed", gx_name)
 
         def sample(s, _batch=batch_sql):
             return _sql_sample(data_conn, render_sql(s.kwargs["unexpected_rows_query"], eff_window), _batch)
