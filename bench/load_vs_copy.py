@@ -14,8 +14,9 @@ CHISO_BENCH_REPS repetitions (default 3; the tables are emptied before each), so
 
 CHISO_BENCH_SPAN=year|month (default year: 2024; month: 2024-01), CHISO_BENCH_PG_PORT (5613),
 CHISO_BENCH_SIM_PORT (8760; 8761 for the e-document app), CHISO_BENCH_CONCURRENCY (date chunks in flight,
-default: the extractors' own), CHISO_BENCH_REPS (3), CHISO_BENCH_PROFILE=1 prints a cProfile of the extraction
-(main thread only: the clients' page-reading threads are not in it; to stderr).
+default: the extractors' own), CHISO_BENCH_REPS (3), CHISO_BENCH_SOURCES (comma-separated, default all),
+CHISO_BENCH_PROFILE=1 prints, to stderr, each thread's CPU during the extraction (by thread name) and a cProfile
+of the extraction over all its threads (page readers included; the profiler roughly doubles the CPU).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import pstats
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -51,7 +53,7 @@ def sim_now(end: date) -> datetime:
     return datetime.combine(end + timedelta(days=10), datetime.min.time(), TZ).replace(hour=12)
 
 
-def serve(oss_port: int, edoc_port: int, end: date) -> None:
+def serve(oss_port: int, edoc_port: int, end: date, sources: list[str]) -> None:
     """Child process: both simulated HTTP systems (one simulator, one event loop), no faults."""
     import asyncio
 
@@ -65,9 +67,11 @@ def serve(oss_port: int, edoc_port: int, end: date) -> None:
     state = SimState.create(Simulator(SimConfig(seed=SEED), clock))
     # The source's data exists before it is read: generate (and cache, JSON-encoded) the span first.
     start = SPANS[os.environ.get("CHISO_BENCH_SPAN", "year")][0]
-    for system in ("dossier", "petition"):
-        state.sim.rows_json(system, start, end)
-    state.sim.rows_json_keyed("edoc", start, end, EDOC_KEY)
+    if "one_stop_shop" in sources:
+        for system in ("dossier", "petition"):
+            state.sim.rows_json(system, start, end)
+    if "edoc" in sources:
+        state.sim.rows_json_keyed("edoc", start, end, EDOC_KEY)
     apps = [
         (create_oss_app(state.sim, CLIENT_ID, CLIENT_SECRET, state=state), oss_port),
         (create_edoc_app(state.sim, API_KEY, state=state), edoc_port),
@@ -160,6 +164,57 @@ def batch_seconds(uri: str, run_id: str, tables: list[str]) -> dict[str, float]:
     return {t: by_entity.get(t, 0.0) for t in tables}
 
 
+class ThreadProfiles:
+    """cProfile of the calling thread and of every thread started while enabled (Thread.run wrapped; cProfile
+    itself sees one thread), with each thread's CPU seconds (time.thread_time) by name."""
+
+    def __init__(self) -> None:
+        self.main = cProfile.Profile()
+        self.done: list[tuple[str, float, cProfile.Profile]] = []
+        self.main_cpu = 0.0
+        self._lock = threading.Lock()
+        self._run = threading.Thread.run
+        self._t0 = 0.0
+
+    def enable(self) -> None:
+        run, done, lock = self._run, self.done, self._lock
+
+        def profiled_run(thread: threading.Thread) -> None:
+            prof, t0 = cProfile.Profile(), time.thread_time()
+            prof.enable()
+            try:
+                run(thread)
+            finally:
+                prof.disable()
+                with lock:
+                    done.append((thread.name, time.thread_time() - t0, prof))
+
+        threading.Thread.run = profiled_run  # type: ignore[method-assign]
+        self._t0 = time.thread_time()
+        self.main.enable()
+
+    def disable(self) -> None:
+        self.main.disable()
+        self.main_cpu += time.thread_time() - self._t0
+        threading.Thread.run = self._run  # type: ignore[method-assign]
+
+    def print(self, out: object) -> None:
+        by_name: dict[str, list[float]] = {"MainThread": [self.main_cpu, 1]}
+        for name, cpu, _ in self.done:
+            name = name.rstrip("0123456789_-").split(" (")[0]  # Thread-12 (job) -> Thread
+            acc = by_name.setdefault(name, [0.0, 0])
+            acc[0] += cpu
+            acc[1] += 1
+        print("CPU seconds by thread (profiled, all repetitions):", file=out)
+        for name, (cpu, n) in sorted(by_name.items(), key=lambda kv: -kv[1][0]):
+            print(f"  {name:<32}{cpu:>8.2f}s  ({n} threads)", file=out)
+        stats = pstats.Stats(self.main, stream=out)
+        for _, _, prof in self.done:
+            stats.add(prof)
+        stats.sort_stats("cumulative").print_stats(45)
+        stats.sort_stats("tottime").print_stats(30)
+
+
 def main() -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     from chiso.extract import edoc, one_stop_shop
@@ -168,6 +223,10 @@ def main() -> int:
     from chiso.stack import credentials, postgres
 
     span = os.environ.get("CHISO_BENCH_SPAN", "year")
+    chosen = os.environ.get("CHISO_BENCH_SOURCES", ",".join(SOURCES)).split(",")
+    sources = {s: t for s, t in SOURCES.items() if s in chosen}
+    if not sources:
+        raise SystemExit(f"CHISO_BENCH_SOURCES: none of {chosen} is one of {list(SOURCES)}")
     start, end = SPANS[span]
     oss_port = int(os.environ.get("CHISO_BENCH_SIM_PORT", "8760"))
     edoc_port = oss_port + 1
@@ -180,29 +239,31 @@ def main() -> int:
     postgres.ensure_running(settings, creds)
     try:
         uri = postgres.uri(settings, "chiso_loader", creds[postgres.ROLES["chiso_loader"]])
-        proc = mp.get_context("spawn").Process(target=serve, args=(oss_port, edoc_port, end), daemon=True)
+        proc = mp.get_context("spawn").Process(
+            target=serve, args=(oss_port, edoc_port, end, list(sources)), daemon=True
+        )
         proc.start()
         oss_url, edoc_url = f"http://127.0.0.1:{oss_port}", f"http://127.0.0.1:{edoc_port}"
         wait_healthy(oss_url)
         wait_healthy(edoc_url)
 
-        profiler = cProfile.Profile() if os.environ.get("CHISO_BENCH_PROFILE") else None
+        profiler = ThreadProfiles() if os.environ.get("CHISO_BENCH_PROFILE") else None
         # cProfile sees one thread: profiling reads the chunks one at a time
         conc = 1 if profiler else int(os.environ.get("CHISO_BENCH_CONCURRENCY", str(DEFAULT_CONCURRENCY)))
         reps = int(os.environ.get("CHISO_BENCH_REPS", "3"))
-        load_secs = dict.fromkeys(SOURCES, 0.0)  # source -> extract+load wall time, all repetitions
+        load_secs = dict.fromkeys(sources, 0.0)  # source -> extract+load wall time, all repetitions
         audit_secs: dict[str, float] = {}  # table -> time its batches were open (shares a source's wall time)
         copy_secs: dict[str, float] = {}
         copy_bytes: dict[str, int] = {}
-        server_cpu = dict.fromkeys(SOURCES, 0.0)
-        client_cpu = dict.fromkeys(SOURCES, 0.0)
-        pg_cpu = dict.fromkeys(SOURCES, 0.0)
+        server_cpu = dict.fromkeys(sources, 0.0)
+        client_cpu = dict.fromkeys(sources, 0.0)
+        pg_cpu = dict.fromkeys(sources, 0.0)
         counts: dict[str, int] = {}
         for rep in range(reps):
             run_id = f"bench_{span}_{rep}"
             # Alternate: each source is extracted+loaded into empty tables, then COPY of the very same rows is
             # timed right after, so load on the (shared) machine hits both sides alike.
-            for source, tables in SOURCES.items():
+            for source, tables in sources.items():
                 empty_tables(uri, tables)
                 cpu0 = cpu_seconds(proc.pid)
                 ccpu0, pg0 = time.process_time(), pg_cpu_seconds(settings.pgdata)
@@ -232,8 +293,7 @@ def main() -> int:
                     copy_secs[t] = copy_secs.get(t, 0.0) + secs
                     copy_bytes[t] = nbytes
         if profiler:
-            pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(45)
-            pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(30)
+            profiler.print(sys.stderr)
 
         days = (end - start).days + 1
         print(f"span: {span} {start}..{end} ({days} days), simulator seed {SEED}, {os.cpu_count()} CPUs")
@@ -256,7 +316,7 @@ def main() -> int:
             )
             return ratio
 
-        for source, tables in SOURCES.items():
+        for source, tables in sources.items():
             rows = reps * sum(counts[t] for t in tables)
             c_secs = sum(copy_secs[t] for t in tables)
             load = load_secs[source]
