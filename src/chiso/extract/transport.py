@@ -94,7 +94,7 @@ class HttpClientTransport(httpx.BaseTransport):
         url = request.url
         if url.scheme not in ("http", "https"):
             raise httpx.UnsupportedProtocol(f"Request URL has an unsupported protocol '{url.scheme}://'.")
-        origin = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
+        origin = (url.scheme, url.raw_host.decode("ascii"), url.port or (443 if url.scheme == "https" else 80))
         timeout = request.extensions.get("timeout") or {}
         body = request.read() or None
         target = url.raw_path.decode("ascii")
