@@ -53,13 +53,14 @@ class Server:
                 line = f.readline()
                 if not line:
                     return
-                headers = {}
+                headers, raw = {}, []
                 while (h := f.readline()) not in (b"\r\n", b""):
+                    raw.append(h)
                     k, v = h.decode().split(":", 1)
                     headers[k.strip().lower()] = v.strip()
                 body = f.read(int(headers.get("content-length", 0)))
                 method, target, _ = line.decode().split(" ")
-                req = {"method": method, "target": target, "headers": headers, "body": body}
+                req = {"method": method, "target": target, "headers": headers, "raw": raw, "body": body}
                 self.requests.append(req)
                 out = self.respond(req, n, i)
                 if out is None:
@@ -100,7 +101,7 @@ def fetcher(url: str, attempts: int = 3, timeout: float = 5.0, sleeps: list | No
 def test_default_transport_is_http_client_and_sends_httpx_request_as_built(serve):
     srv = serve(lambda req, n, i: ok(json.dumps({"n": i}).encode()))
     with fetcher(srv.url) as f:
-        assert isinstance(f.client._transport, HttpClientTransport)
+        assert isinstance(f.client._transport, HttpClientTransport) and f._lean is not None
         f.client.headers["X-API-Key"] = "k"
         bodies = [f.request_json("GET", "/api/x", params={"from": "2024-01-01", "q": "a b/ư"}) for _ in range(3)]
     assert bodies == [{"n": 1}, {"n": 2}, {"n": 3}]
@@ -251,3 +252,69 @@ def test_close_closes_idle_connections(serve):
     (conn,) = t._idle[("http", "127.0.0.1", srv.port)]
     t.close()
     assert conn.sock is None and not t._idle
+
+
+def test_lean_path_sends_the_bytes_httpx_client_sends_and_logs_its_line(serve, caplog):
+    srv = serve(lambda req, n, i: ok())
+    cases = [
+        (
+            "GET",
+            "/api/v2/reports/documents/daily",
+            {"params": {"from": "2024-01-01", "limit": 500, "cursor": "eyJk_-="}},
+        ),
+        ("GET", "/x", {"params": {"q": "a b/ư&x=1%2", "on": True, "off": False, "none": None, "many": ["a", 2]}}),
+        ("GET", "/plain", {}),
+        ("POST", "/oauth/token", {"data": {"grant_type": "client_credentials", "id": "c d+ư"}, "authenticated": False}),
+        ("POST", "/q", {"json_body": {"nhóm": [1, 2.5, None, "đ"]}}),
+        ("POST", "/both", {"data": {"a": 1}, "json_body": {"b": 2}}),
+    ]
+
+    def authorize(headers: dict, force: bool) -> None:
+        headers.update({"Authorization": "Bearer t", "accept": "application/xml"})  # replaces the client's
+
+    for base in (srv.url, srv.url + "/lgsp/edoc/"):
+        lean = JsonFetcher("edoc", base, authorize=authorize)
+        via = JsonFetcher("edoc", base, transport=HttpClientTransport(), authorize=authorize)
+        assert lean._lean is not None and via._lean is None  # via: httpx.Client builds the request
+        for f in (lean, via):
+            f.client.headers["X-API-Key"] = "k"
+        with lean, via:
+            for method, path, kw in cases:
+                caplog.clear()
+                with caplog.at_level("INFO", logger="httpx"):
+                    lean.request_json(method, path, **kw)
+                    via.request_json(method, path, **kw)
+                a, b = srv.requests[-2:]
+                assert (a["method"], a["target"], a["raw"], a["body"]) == (
+                    b["method"],
+                    b["target"],
+                    b["raw"],
+                    b["body"],
+                )
+                assert [r.getMessage() for r in caplog.records if r.name == "httpx"] == [
+                    f"HTTP Request: {method} {b['headers']['host'] and 'http://' + b['headers']['host']}{b['target']}"
+                    ' "HTTP/1.1 200 OK"'
+                ] * 2
+    assert srv.requests[0]["target"].startswith("/api/v2/reports/documents/daily?from=2024-01-01&limit=500")
+    assert any(r["target"].startswith("/lgsp/edoc/x?q=a+b%2F%C6%B0%26x%3D1%252&on=true") for r in srv.requests)
+
+
+def test_cookies_the_source_sets_are_kept_and_sent_as_httpx_does(serve):
+    def respond(req, n, i):
+        return ok(json.dumps({"cookie": req["headers"].get("cookie")}).encode(), "Set-Cookie: lb=node2; Path=/")
+
+    srv = serve(respond)
+    with fetcher(srv.url) as f:
+        assert f.request_json("GET", "/a") == {"cookie": None}
+        assert f.request_json("GET", "/b") == {"cookie": "lb=node2"}
+
+
+def test_a_proxy_from_the_environment_is_left_to_httpx(monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with JsonFetcher("edoc", "http://edoc.example") as f:
+        assert f._lean is None and isinstance(f.client._transport_for_url(f.client.base_url), httpx.HTTPTransport)
+    monkeypatch.delenv("HTTP_PROXY")
+    with JsonFetcher("edoc", "http://edoc.example") as f:
+        assert f._lean is not None and f.client._transport_for_url(f.client.base_url) is f._wire

@@ -12,16 +12,18 @@ import email.utils
 import json
 import logging
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import msgspec
 
-from chiso.extract.transport import HttpClientTransport
+from chiso.extract.transport import HttpClientTransport, origin_of
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +94,19 @@ class JsonFetcher:
         self.client = httpx.Client(
             base_url=base_url.rstrip("/"),
             timeout=self.policy.timeout,
-            # http.client under httpx unless a test hands its own (MockTransport): a third of httpx's CPU per page
-            transport=transport if transport is not None else HttpClientTransport(),
+            transport=transport,
             headers={"Accept": "application/json", "User-Agent": "chiso-extract/1"},
         )
+        # Unless a test hands its own transport (httpx.MockTransport) or the environment sends the source through a
+        # proxy (httpx decides, trust_env): http.client under httpx, and the lean path of _send.
+        self._wire: HttpClientTransport | None = None
+        self._lean: tuple[tuple[str, str, int], bytes, str, str] | None = None
+        if transport is None and self.client._transport_for_url(self.client.base_url) is self.client._transport:
+            self.client._transport.close()
+            self.client._transport = self._wire = HttpClientTransport()
+            base = self.client.base_url  # httpx keeps it with a trailing slash
+            site = f"{base.scheme}://{base.netloc.decode('ascii')}"
+            self._lean = (origin_of(base), base.netloc, base.raw_path.decode("ascii"), site)
 
     def close(self) -> None:
         self.client.close()
@@ -139,7 +150,7 @@ class JsonFetcher:
                 reauth = False
             delay: float | None = None
             try:
-                resp = self.client.request(method, path, params=params, data=data, json=json_body, headers=headers)
+                resp = self._send(method, path, params, data, json_body, headers)
             except httpx.TimeoutException as e:
                 last = f"hết thời gian chờ ({type(e).__name__})"
             except httpx.TransportError as e:
@@ -188,6 +199,69 @@ class JsonFetcher:
             if wait:
                 p.sleep(wait)
         raise self.error(method, path, params, f"thất bại sau {p.max_attempts} lần thử; lỗi cuối: {last}")
+
+    def _send(
+        self, method: str, path: str, params: dict | None, data: dict | None, json_body: Any, headers: dict[str, str]
+    ) -> httpx.Response:
+        """httpx.Client.request(), or with our own transport the same request built here and handed to it:
+        httpx's request building (URL parsing character by character, header and cookie models, auth and redirect
+        layers) cost more CPU than reading the page (bench/load_vs_copy.py, per-thread profile). Same wire bytes
+        (tests/unit/test_extract_transport.py compares them), same errors. httpx builds what this does not cover:
+        cookies the source has set, a path needing escapes."""
+        lean, wire = self._lean, self._wire
+        if lean is None or wire is None or self.client.cookies or not _PLAIN_PATH.fullmatch(path):
+            return self.client.request(method, path, params=params, data=data, json=json_body, headers=headers)
+        origin, netloc, base_path, site = lean
+        target = base_path + path.lstrip("/")
+        if params:
+            target += "?" + urlencode(_plain_items(params))
+        # Request headers as httpx sends them: Host, the client's, the request's (each replacing the client's of
+        # its name), the body's.
+        merged = {k.lower(): (k, v) for k, v in self.client.headers.raw}
+        for k, v in headers.items():
+            key = k.lower().encode()
+            merged.pop(key, None)
+            merged[key] = (k, v)
+        body: bytes | None = None
+        if data:  # httpx.Client: form data first, JSON only without it
+            body = urlencode(_plain_items(data), doseq=True).encode()
+            ctype = "application/x-www-form-urlencoded"
+        elif json_body is not None:
+            body = json.dumps(json_body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+            ctype = "application/json"
+        sent = [("Host", netloc), *merged.values()]
+        if body is not None:
+            for k, v in (("Content-Length", str(len(body))), ("Content-Type", ctype)):
+                if k.lower().encode() not in merged:
+                    sent.append((k, v))
+        resp = wire.exchange(method, origin, target, sent, body, self.client.timeout.as_dict())
+        resp.read()
+        if _httpx_log.isEnabledFor(logging.INFO):  # the line httpx.Client logs for each request
+            _httpx_log.info(
+                'HTTP Request: %s %s "%s %d %s"',
+                method,
+                site + target,
+                resp.http_version,
+                resp.status_code,
+                resp.reason_phrase,
+            )
+        if "set-cookie" in resp.headers:  # kept as httpx.Client keeps them; the next requests go through it
+            resp.request = httpx.Request(method, site + target)
+            self.client.cookies.extract_cookies(resp)
+        return resp
+
+
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9/._~-]*")  # a path httpx sends as it is
+_httpx_log = logging.getLogger("httpx")
+
+
+def _plain_items(params: dict) -> list[tuple[str, str]]:
+    """Query or form items as httpx encodes them (lists repeat their key; True -> "true", None -> "")."""
+    out = []
+    for k, v in params.items():
+        for item in v if isinstance(v, list | tuple) else (v,):
+            out.append((k, "true" if item is True else "false" if item is False else "" if item is None else str(item)))
+    return out
 
 
 _json_decoder = msgspec.json.Decoder()

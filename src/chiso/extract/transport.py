@@ -13,6 +13,7 @@ from __future__ import annotations
 import http.client
 import select
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 import httpx
@@ -94,14 +95,33 @@ class HttpClientTransport(httpx.BaseTransport):
         url = request.url
         if url.scheme not in ("http", "https"):
             raise httpx.UnsupportedProtocol(f"Request URL has an unsupported protocol '{url.scheme}://'.")
-        origin = (url.scheme, url.raw_host.decode("ascii"), url.port or (443 if url.scheme == "https" else 80))
-        timeout = request.extensions.get("timeout") or {}
-        body = request.read() or None
-        target = url.raw_path.decode("ascii")
+        return self.exchange(
+            request.method,
+            origin_of(url),
+            url.raw_path.decode("ascii"),
+            request.headers.raw,
+            request.read() or None,
+            request.extensions.get("timeout") or {},
+            request=request,
+        )
+
+    def exchange(
+        self,
+        method: str,
+        origin: tuple[str, str, int],
+        target: str,
+        headers: Iterable[tuple[bytes | str, bytes | str]],
+        body: bytes | None,
+        timeout: dict,
+        *,
+        request: httpx.Request | None = None,
+    ) -> httpx.Response:
+        """One request as given (`headers` are sent as they are, Host included), on a kept-alive connection if
+        one is idle. The response comes unread (httpx.Response.read() decodes a compressed body)."""
         conn = self._checkout(origin)
         if conn is not None:
             try:
-                return self._exchange(origin, conn, request, target, body, timeout, reused=True)
+                return self._exchange(origin, conn, method, target, headers, body, timeout, request, reused=True)
             except _Stale:
                 pass  # the server closed it while idle: once more on a new connection
         try:
@@ -110,27 +130,29 @@ class HttpClientTransport(httpx.BaseTransport):
             raise httpx.ConnectTimeout(str(e) or "timed out", request=request) from e
         except OSError as e:
             raise httpx.ConnectError(str(e), request=request) from e
-        return self._exchange(origin, conn, request, target, body, timeout, reused=False)
+        return self._exchange(origin, conn, method, target, headers, body, timeout, request, reused=False)
 
     def _exchange(
         self,
         origin: tuple[str, str, int],
         conn: http.client.HTTPConnection,
-        request: httpx.Request,
+        method: str,
         target: str,
+        headers: Iterable[tuple[bytes | str, bytes | str]],
         body: bytes | None,
         timeout: dict,
+        request: httpx.Request | None,
         *,
         reused: bool,
     ) -> httpx.Response:
         """Send the request on `conn` and read the whole response; the connection goes back to the pool only
         after a complete response the server did not ask to close with."""
-        retry_stale = reused and request.method in IDEMPOTENT
+        retry_stale = reused and method in IDEMPOTENT
         try:
             try:
                 conn.sock.settimeout(timeout.get("write"))
-                conn.putrequest(request.method, target, skip_host=True, skip_accept_encoding=True)
-                for k, v in request.headers.raw:
+                conn.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
+                for k, v in headers:
                     conn.putheader(k, v)
                 conn.endheaders(body)
             except TimeoutError as e:
@@ -178,3 +200,8 @@ class HttpClientTransport(httpx.BaseTransport):
                 "reason_phrase": (resp.reason or "").encode("ascii", "replace"),
             },
         )
+
+
+def origin_of(url: httpx.URL) -> tuple[str, str, int]:
+    """(scheme, host as sent on the wire (IDNA), port) of a URL: what a kept-alive connection serves."""
+    return url.scheme, url.raw_host.decode("ascii"), url.port or (443 if url.scheme == "https" else 80)
