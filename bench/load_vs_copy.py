@@ -166,10 +166,12 @@ def batch_seconds(uri: str, run_id: str, tables: list[str]) -> dict[str, float]:
 
 class ThreadProfiles:
     """cProfile of the calling thread and of every thread started while enabled (Thread.run wrapped; cProfile
-    itself sees one thread), with each thread's CPU seconds (time.thread_time) by name."""
+    itself sees one thread), with each thread's CPU seconds (time.thread_time) by name. The profiles count
+    thread CPU time, not wall time: a thread waiting for the GIL or for the OS to run it (a loaded machine) would
+    otherwise charge that wait to whatever call it was in."""
 
     def __init__(self) -> None:
-        self.main = cProfile.Profile()
+        self.main = cProfile.Profile(time.thread_time)
         self.done: list[tuple[str, float, cProfile.Profile]] = []
         self.main_cpu = 0.0
         self._lock = threading.Lock()
@@ -180,7 +182,7 @@ class ThreadProfiles:
         run, done, lock = self._run, self.done, self._lock
 
         def profiled_run(thread: threading.Thread) -> None:
-            prof, t0 = cProfile.Profile(), time.thread_time()
+            prof, t0 = cProfile.Profile(time.thread_time), time.thread_time()
             prof.enable()
             try:
                 run(thread)

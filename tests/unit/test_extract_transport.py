@@ -315,6 +315,12 @@ def test_a_proxy_from_the_environment_is_left_to_httpx(monkeypatch):
     monkeypatch.delenv("no_proxy", raising=False)
     with JsonFetcher("edoc", "http://edoc.example") as f:
         assert f._lean is None and isinstance(f.client._transport_for_url(f.client.base_url), httpx.HTTPTransport)
+    monkeypatch.setenv("NO_PROXY", "edoc.example")
+    with JsonFetcher("edoc", "http://edoc.example") as f:
+        assert f._lean is not None and f.client._transport_for_url(f.client.base_url) is f._wire
+    with JsonFetcher("edoc", "http://other.example") as f:  # the proxy still serves what NO_PROXY does not name
+        assert f._lean is None
     monkeypatch.delenv("HTTP_PROXY")
+    monkeypatch.delenv("NO_PROXY")
     with JsonFetcher("edoc", "http://edoc.example") as f:
         assert f._lean is not None and f.client._transport_for_url(f.client.base_url) is f._wire

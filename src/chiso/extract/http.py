@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
+from urllib.request import getproxies
 
 import httpx
 import msgspec
@@ -91,19 +92,25 @@ class JsonFetcher:
         self.source = source
         self.policy = policy or RetryPolicy()
         self.authorize = authorize
+        # Unless a test hands its own transport (httpx.MockTransport) or the environment sends the source through a
+        # proxy (httpx decides, trust_env): http.client under httpx, and the lean path of _send.
+        wire = HttpClientTransport() if transport is None and not _environment_proxies() else None
         self.client = httpx.Client(
             base_url=base_url.rstrip("/"),
             timeout=self.policy.timeout,
-            transport=transport,
+            transport=wire or transport,
             headers={"Accept": "application/json", "User-Agent": "chiso-extract/1"},
         )
-        # Unless a test hands its own transport (httpx.MockTransport) or the environment sends the source through a
-        # proxy (httpx decides, trust_env): http.client under httpx, and the lean path of _send.
-        self._wire: HttpClientTransport | None = None
+        if (
+            transport is None
+            and wire is None
+            and self.client._transport_for_url(self.client.base_url) is (default := self.client._transport)
+        ):  # proxies in the environment, none for this source
+            default.close()
+            self.client._transport = wire = HttpClientTransport()
+        self._wire = wire
         self._lean: tuple[tuple[str, str, int], bytes, str, str] | None = None
-        if transport is None and self.client._transport_for_url(self.client.base_url) is self.client._transport:
-            self.client._transport.close()
-            self.client._transport = self._wire = HttpClientTransport()
+        if wire is not None:
             base = self.client.base_url  # httpx keeps it with a trailing slash
             site = f"{base.scheme}://{base.netloc.decode('ascii')}"
             self._lean = (origin_of(base), base.netloc, base.raw_path.decode("ascii"), site)
@@ -249,6 +256,13 @@ class JsonFetcher:
             resp.request = httpx.Request(method, site + target)
             self.client.cookies.extract_cookies(resp)
         return resp
+
+
+def _environment_proxies() -> bool:
+    """Whether the environment names a proxy httpx.Client would mount (it reads the same getproxies()). Asked
+    first: otherwise a Client's own transport is made only to be replaced (its TLS context costs ~30 ms CPU)."""
+    found = getproxies()
+    return any(found.get(scheme) for scheme in ("http", "https", "all"))
 
 
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9/._~-]*")  # a path httpx sends as it is
