@@ -16,7 +16,8 @@ CHISO_BENCH_SPAN=year|month (default year: 2024; month: 2024-01), CHISO_BENCH_PG
 CHISO_BENCH_SIM_PORT (8760; 8761 for the e-document app), CHISO_BENCH_CONCURRENCY (date chunks in flight,
 default: the extractors' own), CHISO_BENCH_REPS (3), CHISO_BENCH_SOURCES (comma-separated, default all),
 CHISO_BENCH_PROFILE=1 prints, to stderr, each thread's CPU during the extraction (by thread name) and a cProfile
-of the extraction over all its threads (page readers included; the profiler roughly doubles the CPU).
+of the extraction over all its threads (page readers included; the profiler roughly doubles the CPU);
+CHISO_BENCH_PROFILE=cpu only each thread's CPU, unprofiled.
 """
 
 from __future__ import annotations
@@ -170,7 +171,8 @@ class ThreadProfiles:
     thread CPU time, not wall time: a thread waiting for the GIL or for the OS to run it (a loaded machine) would
     otherwise charge that wait to whatever call it was in."""
 
-    def __init__(self) -> None:
+    def __init__(self, profile: bool = True) -> None:
+        self.profile = profile  # False: each thread's CPU only, without the profiler's own cost
         self.main = cProfile.Profile(time.thread_time)
         self.done: list[tuple[str, float, cProfile.Profile]] = []
         self.main_cpu = 0.0
@@ -179,11 +181,12 @@ class ThreadProfiles:
         self._t0 = 0.0
 
     def enable(self) -> None:
-        run, done, lock = self._run, self.done, self._lock
+        run, done, lock, profile = self._run, self.done, self._lock, self.profile
 
         def profiled_run(thread: threading.Thread) -> None:
             prof, t0 = cProfile.Profile(time.thread_time), time.thread_time()
-            prof.enable()
+            if profile:
+                prof.enable()
             try:
                 run(thread)
             finally:
@@ -193,7 +196,8 @@ class ThreadProfiles:
 
         threading.Thread.run = profiled_run  # type: ignore[method-assign]
         self._t0 = time.thread_time()
-        self.main.enable()
+        if profile:
+            self.main.enable()
 
     def disable(self) -> None:
         self.main.disable()
@@ -207,9 +211,11 @@ class ThreadProfiles:
             acc = by_name.setdefault(name, [0.0, 0])
             acc[0] += cpu
             acc[1] += 1
-        print("CPU seconds by thread (profiled, all repetitions):", file=out)
+        print(f"CPU seconds by thread ({'profiled' if self.profile else 'not profiled'}, all repetitions):", file=out)
         for name, (cpu, n) in sorted(by_name.items(), key=lambda kv: -kv[1][0]):
             print(f"  {name:<32}{cpu:>8.2f}s  ({n} threads)", file=out)
+        if not self.profile:
+            return
         stats = pstats.Stats(self.main, stream=out)
         for _, _, prof in self.done:
             stats.add(prof)
@@ -249,7 +255,8 @@ def main() -> int:
         wait_healthy(oss_url)
         wait_healthy(edoc_url)
 
-        profiler = ThreadProfiles() if os.environ.get("CHISO_BENCH_PROFILE") else None
+        prof_env = os.environ.get("CHISO_BENCH_PROFILE", "")
+        profiler = ThreadProfiles(profile=prof_env != "cpu") if prof_env else None
         # cProfile sees one thread: profiling reads the chunks one at a time
         conc = 1 if profiler else int(os.environ.get("CHISO_BENCH_CONCURRENCY", str(DEFAULT_CONCURRENCY)))
         reps = int(os.environ.get("CHISO_BENCH_REPS", "3"))
