@@ -10,6 +10,8 @@ Documents, keys, attempts and receipts live in `exports.*`; see `chiso exports l
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pendulum
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 
@@ -21,7 +23,7 @@ TZ = "Asia/Ho_Chi_Minh"
 @dag(
     dag_id="export_national_reports",
     schedule=AssetOrTimeSchedule(
-        timetable=CronTriggerTimetable("0 6 * * *", timezone=TZ),
+        timetable=CronTriggerTimetable("0 6 * * *", timezone=TZ, run_immediately=timedelta(0)),
         assets=[Asset(MARTS_ASSET_URI)],
     ),
     catchup=False,

@@ -8,6 +8,8 @@ quarantined; the other files still load.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pendulum
 from airflow.sdk import Asset, CronTriggerTimetable, Param, dag, task
 
@@ -18,8 +20,9 @@ TZ = "Asia/Ho_Chi_Minh"
 
 @dag(
     dag_id="extract_esign",
-    # No start_date: the first run is the next 01:00, not a catch-up of the latest missed day at deploy time.
-    schedule=CronTriggerTimetable("0 1 * * *", timezone=TZ),
+    # No start_date, run_immediately=0: the first run is the next 01:00, not a catch-up of the latest day at deploy
+    # time (Airflow would otherwise run it at once when deployed within 2.4 h after 01:00).
+    schedule=CronTriggerTimetable("0 1 * * *", timezone=TZ, run_immediately=timedelta(0)),
     catchup=False,
     max_active_runs=1,
     default_args={"retries": 2, "retry_delay": pendulum.duration(minutes=5)},

@@ -35,6 +35,9 @@ PARSE = textwrap.dedent(
             "catchup": dag.catchup,
             "retries": [t.retries for t in dag.tasks],
             "schedule": str(getattr(dag.timetable, "summary", None) or type(dag.timetable).__name__),
+            "run_immediately": [str(getattr(t, "run_immediately", getattr(t, "_run_immediately", None)))
+                                for t in [dag.timetable, getattr(dag.timetable, "timetable", None)] if t is not None
+                                and type(t).__name__ == "CronTriggerTimetable"],
             "n_tasks": len(dag.tasks),
             "task_ids": [t.task_id for t in dag.tasks],
             "watchers": {t.task_id: {"start_from_trigger": t.start_from_trigger,
@@ -92,6 +95,14 @@ def test_house_rules(parsed):
         assert d["timezone"] == "Asia/Ho_Chi_Minh", dag_id
         assert d["catchup"] is False, dag_id
         assert all(r >= 1 for r in d["retries"]), f"{dag_id}: every task retries"
+
+
+def test_a_fresh_deployment_does_not_run_the_day_at_once(parsed):
+    """Cron DAGs start at their next time: Airflow's default runs the latest one at once when the scheduler
+    first starts within 2.4 h after it — a `make run` at 01:xx would race the demo pipeline with the day's runs."""
+    crons = {dag_id: d["run_immediately"] for dag_id, d in parsed["dags"].items() if d["run_immediately"]}
+    assert {"extract_one_stop_shop", "extract_edoc", "extract_esign", "extract_national_portal"} <= set(crons)
+    assert all(v == ["0:00:00"] for v in crons.values()), crons
 
 
 def test_transform_shows_each_model_and_its_tests(parsed):

@@ -175,6 +175,10 @@ class Stack:
             if process.read_pid(s.run_dir, name):
                 continue
             process.spawn(name, comp.airflow_argv(s, c), run_dir=s.run_dir, log_dir=s.logs, env=env, cwd=s.repo)
+            if c == "api-server":
+                # Tasks talk to the API server (Airflow 3's execution API): a scheduler up before it would queue
+                # the day's scheduled runs (due at 01:00) into tasks that fail at start and wait out a retry delay.
+                process.wait_until(self._airflow_api_answering, timeout=300, what="Airflow API server")
         if not process.read_pid(s.run_dir, comp.LOG_SERVER):
             process.spawn(comp.LOG_SERVER, comp.log_server_argv(s), run_dir=s.run_dir, log_dir=s.logs, env=env,
                           cwd=s.repo)
@@ -199,6 +203,13 @@ class Stack:
             return nodes <= self._workers_answering()
 
         process.wait_until(ready, timeout=300, what="Celery workers", interval=2)
+
+    def _airflow_api_answering(self) -> bool:
+        try:
+            h = httpx.get(f"http://{self.s.host}:{self.s.airflow_port}/api/v2/monitor/health", timeout=3).json()
+        except (httpx.HTTPError, ValueError):
+            return False
+        return (h.get("metadatabase") or {}).get("status") == "healthy"
 
     def _airflow_healthy(self) -> bool:
         try:
