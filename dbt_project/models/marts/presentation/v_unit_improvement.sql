@@ -95,9 +95,12 @@ from {{ ref('rpt_unit_improvement') }} as i
 inner join {{ ref('dim_unit_labels') }} as u on i.unit_code = u.unit_code and i.unit_valid_from = u.unit_valid_from and i.scope = u.ranking_scope
 inner join {{ ref('dim_periods') }} as p on i.period_type = p.period_type and i.period_start = p.period_start
 left join {{ ref('dim_periods') }} as pp on i.period_type = pp.period_type and pp.period_end = i.period_start - 1
-left join
-    {{ ref('rpt_unit_improvement') }}
-        as v
+-- the previous period's rows, cut to the same period types first: hashing every row of the mart (all period types)
+-- spilled to disk at 4 provinces
+left join (
+    select * from {{ ref('rpt_unit_improvement') }}
+    where period_type in ('month', 'quarter', 'year')
+) as v
     on i.basis = v.basis and i.unit_code = v.unit_code
         and i.unit_valid_from = v.unit_valid_from and i.scope = v.scope and i.period_type = v.period_type
         and pp.period_start = v.period_start and i.indicator_code = v.indicator_code

@@ -83,16 +83,24 @@ select
 from {{ ref('dim_unit_labels') }} as u
 cross join {{ ref('dim_periods') }} as p
 cross join (values ('current'), ('historical')) as b (basis)
-inner join lateral (
-    select
+-- any row of the unit and period: total and band are the same on every indicator's. One per key, hashed: a lookup
+-- per (unit, period, basis) probed two indexes and took minutes at 4 provinces.
+inner join (
+    select distinct on (x.basis, x.unit_code, x.unit_valid_from, x.scope, x.period_type, x.period_start)
+        x.basis,
+        x.unit_code,
+        x.unit_valid_from,
+        x.scope,
+        x.period_type,
+        x.period_start,
         x.total_points,
         x.band,
         x.next_band
     from {{ ref('rpt_unit_improvement') }} as x
-    where x.basis = b.basis and x.unit_code = u.unit_code and x.unit_valid_from = u.unit_valid_from
-        and x.scope = u.ranking_scope and x.period_type = p.period_type and x.period_start = p.period_start
-    limit 1  -- noqa: AM09
-) as i on true  -- any row of the unit and period: total and band are the same on every indicator's
+    where x.period_type in ('month', 'quarter', 'year')
+) as i
+    on b.basis = i.basis and u.unit_code = i.unit_code and u.unit_valid_from = i.unit_valid_from
+        and u.ranking_scope = i.scope and p.period_type = i.period_type and p.period_start = i.period_start
 where p.period_type in ('month', 'quarter', 'year')
     and not exists (
         select 1 from {{ ref('rpt_unit_improvement_plan') }} as x
