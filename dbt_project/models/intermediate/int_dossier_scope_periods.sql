@@ -42,6 +42,41 @@ dossiers as (
     left join {{ ref('stg_one_stop_shop__procedures') }} as pr on d.procedure_code = pr.procedure_code
 ),
 
+-- each member's counts summed over its procedures first: the scope join then multiplies ~10^4 unit rows, not
+-- ~10^5 (unit, procedure) rows (sums are exact in any order; the fee-procedure counts need the procedures, below)
+member_sums as (
+    select
+        period_type,
+        period_start,
+        unit_code,
+        unit_valid_from,
+        sum(received_total) as received_total,
+        sum(received_online) as received_online,
+        sum(received_in_person + received_by_post) as received_offline,
+        sum(received_total) filter (where is_full_online_procedure) as received_on_full_online_procedures,
+        sum(received_full_online) filter (where is_full_online_procedure)
+            as received_full_online_on_full_online_procedures,
+        sum(in_progress_within_start + in_progress_overdue_start) as carried_over,
+        sum(resolved_total) as resolved_total,
+        sum(resolved_early) as resolved_early,
+        sum(resolved_on_time) as resolved_on_time,
+        sum(resolved_late) as resolved_late,
+        sum(in_progress_within + in_progress_overdue) as in_progress_total,
+        sum(in_progress_within) as in_progress_within,
+        sum(in_progress_overdue) as in_progress_overdue,
+        sum(synced) as synced,
+        sum(e_result) as e_result,
+        sum(digitized) as digitized,
+        sum(reused_data) as reused_data,
+        sum(personal_storage) as personal_storage,
+        sum(population_data) as population_data,
+        sum(fee_due) as fee_due,
+        sum(paid_online) as paid_online,
+        sum(dissatisfied) as dissatisfied
+    from dossiers
+    group by period_type, period_start, unit_code, unit_valid_from
+),
+
 measures as (
     select
         s.basis,
@@ -52,18 +87,16 @@ measures as (
         s.scope,
         coalesce(sum(d.received_total), 0)::integer as received_total,
         coalesce(sum(d.received_online), 0)::integer as received_online,
-        coalesce(sum(d.received_in_person + d.received_by_post), 0)::integer as received_offline,
-        coalesce(sum(d.received_total) filter (where d.is_full_online_procedure), 0)::integer
-            as received_on_full_online_procedures,
-        coalesce(sum(d.received_full_online) filter (where d.is_full_online_procedure), 0)::integer
+        coalesce(sum(d.received_offline), 0)::integer as received_offline,
+        coalesce(sum(d.received_on_full_online_procedures), 0)::integer as received_on_full_online_procedures,
+        coalesce(sum(d.received_full_online_on_full_online_procedures), 0)::integer
             as received_full_online_on_full_online_procedures,
-        coalesce(sum(d.in_progress_within_start + d.in_progress_overdue_start), 0)::integer as carried_over,
+        coalesce(sum(d.carried_over), 0)::integer as carried_over,
         coalesce(sum(d.resolved_total), 0)::integer as resolved_total,
         coalesce(sum(d.resolved_early), 0)::integer as resolved_early,
         coalesce(sum(d.resolved_on_time), 0)::integer as resolved_on_time,
         coalesce(sum(d.resolved_late), 0)::integer as resolved_late,
-        coalesce(sum(d.in_progress_within + d.in_progress_overdue) filter (where s.member_at_end), 0)::integer
-            as in_progress_total,
+        coalesce(sum(d.in_progress_total) filter (where s.member_at_end), 0)::integer as in_progress_total,
         coalesce(sum(d.in_progress_within) filter (where s.member_at_end), 0)::integer as in_progress_within,
         coalesce(sum(d.in_progress_overdue) filter (where s.member_at_end), 0)::integer as in_progress_overdue,
         coalesce(sum(d.synced), 0)::integer as synced,
@@ -76,7 +109,7 @@ measures as (
         coalesce(sum(d.paid_online), 0)::integer as paid_online,
         coalesce(sum(d.dissatisfied), 0)::integer as dissatisfied
     from scopes as s
-    left join dossiers as d
+    left join member_sums as d
         on
             s.period_type = d.period_type
             and s.period_start = d.period_start
