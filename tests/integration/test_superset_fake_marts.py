@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import csv
 import random
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+import jinja2
 import psycopg
 from improvement_fake_marts import IMPROVEMENT_DDL, load_improvement
 from marts_contract import MARTS_DDL, periods
@@ -445,11 +445,14 @@ LABEL_MODELS = ["dim_unit_labels", *sorted(p.stem for p in (MARTS_MODELS / "pres
 
 
 def _model_sql(name: str) -> str:
+    """The model's SQL as dbt compiles it: refs as marts.<name>, the dashboards' label macros (macros/labels.sql)."""
     path = MARTS_MODELS / f"{name}.sql"
     if not path.exists():
         path = MARTS_MODELS / "presentation" / f"{name}.sql"
-    sql = re.sub(r"\{\{\s*config\(.*?\)\s*\}\}", "", path.read_text(encoding="utf-8"), flags=re.S)
-    return re.sub(r"\{\{\s*ref\('(\w+)'\)\s*\}\}", r"marts.\1", sql)
+    macros = (REPO_ROOT / "dbt_project" / "macros" / "labels.sql").read_text(encoding="utf-8")
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    template = env.from_string(macros + path.read_text(encoding="utf-8"))
+    return template.render(ref=lambda model: f"marts.{model}", config=lambda **_: "")
 
 
 def build_label_marts(cur: psycopg.Cursor) -> None:
