@@ -450,7 +450,7 @@ def _model_sql(name: str) -> str:
     if not path.exists():
         path = MARTS_MODELS / "presentation" / f"{name}.sql"
     macros = (REPO_ROOT / "dbt_project" / "macros" / "labels.sql").read_text(encoding="utf-8")
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)  # noqa: S701 - SQL, not HTML
     template = env.from_string(macros + path.read_text(encoding="utf-8"))
     return template.render(ref=lambda model: f"marts.{model}", config=lambda **_: "")
 
