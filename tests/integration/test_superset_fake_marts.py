@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-import jinja2
 import psycopg
 from improvement_fake_marts import IMPROVEMENT_DDL, load_improvement
 from marts_contract import MARTS_DDL, periods
+from model_sql import model_path, model_sql
 from portal_fake_marts import PORTAL_DDL, PORTAL_DERIVED
 
 from chiso.settings import REPO_ROOT, Settings
@@ -445,14 +445,7 @@ LABEL_MODELS = ["dim_unit_labels", *sorted(p.stem for p in (MARTS_MODELS / "pres
 
 
 def _model_sql(name: str) -> str:
-    """The model's SQL as dbt compiles it: refs as marts.<name>, the dashboards' label macros (macros/labels.sql)."""
-    path = MARTS_MODELS / f"{name}.sql"
-    if not path.exists():
-        path = MARTS_MODELS / "presentation" / f"{name}.sql"
-    macros = (REPO_ROOT / "dbt_project" / "macros" / "labels.sql").read_text(encoding="utf-8")
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)  # noqa: S701 - SQL, not HTML
-    template = env.from_string(macros + path.read_text(encoding="utf-8"))
-    return template.render(ref=lambda model: f"marts.{model}", config=lambda **_: "")
+    return model_sql(model_path(name))
 
 
 def build_label_marts(cur: psycopg.Cursor) -> None:
