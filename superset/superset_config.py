@@ -15,18 +15,30 @@ LANGUAGES = {"vi": {"flag": "vn", "name": "Tiếng Việt"}, "en": {"flag": "us"
 def FLASK_APP_MUTATOR(app):  # noqa: N802 - the name Superset reads
     """Templates in superset/templates/ first: its tail_js_custom_extra.html (Superset's customisation hook) gives
     the browser's dayjs a Vietnamese locale for the relative times and dates it writes itself. remember_choice.py:
-    a viewer's last unit chosen on "Cần làm gì để tăng điểm" is chosen again when they next open it."""
-    import importlib.util
-
+    a viewer's last unit chosen on "Cần làm gì để tăng điểm" is chosen again when they next open it.
+    pooled_engines.py: the warehouse's queries share a pooled engine per process instead of a new connection each."""
     from jinja2 import ChoiceLoader, FileSystemLoader
 
-    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
-    app.jinja_loader = ChoiceLoader([FileSystemLoader(here), app.jinja_loader])
-    spec = importlib.util.spec_from_file_location(
-        "chiso_remember_choice", os.path.join(os.path.dirname(os.path.abspath(__file__)), "remember_choice.py"))
-    remember_choice = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(remember_choice)
-    remember_choice.install(app)
+    here = os.path.dirname(os.path.abspath(__file__))
+    app.jinja_loader = ChoiceLoader([FileSystemLoader(os.path.join(here, "templates")), app.jinja_loader])
+    _module(here, "remember_choice").install(app)
+    if WAREHOUSE_POOL_SIZE:
+        _module(here, "pooled_engines").install({WAREHOUSE_DATABASE}, WAREHOUSE_POOL_SIZE)
+
+
+def _module(here, name):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"chiso_{name}", os.path.join(here, f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# The warehouse (superset/assets/databases/chiso_warehouse.yaml) through a pool per gunicorn process: as many
+# connections as a worker has threads (src/chiso/stack/components.py); 0 = Superset's new connection per query.
+WAREHOUSE_DATABASE = "Kho dữ liệu chỉ số (chiso)"
+WAREHOUSE_POOL_SIZE = int(os.environ.get("CHISO_SUPERSET_POOL_SIZE", "4"))
 
 FEATURE_FLAGS = {
     "DASHBOARD_NATIVE_FILTERS": True,

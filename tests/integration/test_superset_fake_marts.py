@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import csv
 import random
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -32,6 +31,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import psycopg
 from improvement_fake_marts import IMPROVEMENT_DDL, load_improvement
 from marts_contract import MARTS_DDL, periods
+from model_sql import model_path, model_sql
 from portal_fake_marts import PORTAL_DDL, PORTAL_DERIVED
 
 from chiso.settings import REPO_ROOT, Settings
@@ -445,11 +445,7 @@ LABEL_MODELS = ["dim_unit_labels", *sorted(p.stem for p in (MARTS_MODELS / "pres
 
 
 def _model_sql(name: str) -> str:
-    path = MARTS_MODELS / f"{name}.sql"
-    if not path.exists():
-        path = MARTS_MODELS / "presentation" / f"{name}.sql"
-    sql = re.sub(r"\{\{\s*config\(.*?\)\s*\}\}", "", path.read_text(encoding="utf-8"), flags=re.S)
-    return re.sub(r"\{\{\s*ref\('(\w+)'\)\s*\}\}", r"marts.\1", sql)
+    return model_sql(model_path(name))
 
 
 def build_label_marts(cur: psycopg.Cursor) -> None:

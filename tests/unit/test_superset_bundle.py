@@ -9,6 +9,7 @@ import re
 import zipfile
 
 import yaml
+from model_sql import model_sql
 
 from chiso.settings import REPO_ROOT, Settings
 from chiso.stack.superset_setup import BUNDLE_ROOT, build_bundle, query_object
@@ -125,9 +126,7 @@ def _sql(dataset: dict) -> str | None:
     if dataset["sql"]:
         return dataset["sql"]
     model = PRESENTATION / f"{dataset['table_name']}.sql"
-    if not model.exists():
-        return None
-    return re.sub(r"\{\{\s*ref\('(\w+)'\)\s*\}\}", r"marts.\1", model.read_text(encoding="utf-8"))
+    return model_sql(model) if model.exists() else None
 
 
 def _counts_one_basis(chart: dict) -> bool:

@@ -63,13 +63,7 @@ select
     n.unit_name as register_name,
     n.told_apart
     || case when count(*) over (partition by n.told_apart) > 1 then ' [' || n.unit_code || ']' else '' end as unit_name,
-    case n.unit_type
-        when 'UBND_TINH' then 'UBND tỉnh (toàn tỉnh)'
-        when 'SO_NGANH' then 'Sở, ban, ngành'
-        when 'UBND_HUYEN' then 'Huyện, thị xã, thành phố'
-        when 'UBND_XA' then 'Xã, phường, thị trấn'
-        else n.unit_type
-    end as unit_group_label,
+    {{ label_case('unit_type', 'n.unit_type') }} as unit_group_label,
     case when n.unit_type in ('UBND_TINH', 'UBND_HUYEN') then 'area' else 'unit' end as ranking_scope,
     coalesce(n.unit_type = 'UBND_TINH' and n.admin_area_code = (select pr.admin_area_code from province as pr), false)
         as is_province,

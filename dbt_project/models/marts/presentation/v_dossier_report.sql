@@ -7,7 +7,7 @@
 
 select
     b.basis,
-    case b.basis when 'current' then 'Theo đơn vị hiện nay' when 'historical' then 'Theo đơn vị tại thời điểm' else b.basis end as basis_label,
+    {{ label_case('basis', 'b.basis') }} as basis_label,
     b.unit_code,
     b.unit_valid_from,
     u.unit_name,
@@ -15,9 +15,7 @@ select
     u.unit_group_label,
     coalesce(u.is_province and (u.next_unit_valid_from is null or u.next_unit_valid_from > b.period_end), false) as is_whole_province,
     b.scope,
-    case b.scope when 'unit' then 'Đơn vị (tự thực hiện)' when 'area' then 'Địa bàn (gồm cấp dưới)'
-        else b.scope
-    end as scope_label,
+    {{ label_case('scope', 'b.scope') }} as scope_label,
     b.period_type,
     p.period_type_label,
     p.period_label,

@@ -8,7 +8,7 @@
 
 select
     s.basis,
-    case s.basis when 'current' then 'Theo đơn vị hiện nay' when 'historical' then 'Theo đơn vị tại thời điểm' else s.basis end as basis_label,
+    {{ label_case('basis', 's.basis') }} as basis_label,
     s.unit_code,
     s.unit_valid_from,
     u.unit_name,

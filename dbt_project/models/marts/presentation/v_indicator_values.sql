@@ -7,22 +7,12 @@
 
 select
     f.basis,
-    case f.basis when 'current' then 'Theo đơn vị hiện nay' when 'historical' then 'Theo đơn vị tại thời điểm' else f.basis end as basis_label,
+    {{ label_case('basis', 'f.basis') }} as basis_label,
     f.indicator_code,
     coalesce(i.name_vi, f.indicator_code) as indicator_name,
     f.framework,
     f.group_code,
-    case f.group_code
-        when 'CKMB' then '1. Công khai, minh bạch'
-        when 'TDGQ' then '2. Tiến độ giải quyết'
-        when 'CLGQ' then '3. Dịch vụ công trực tuyến'
-        when 'MDSH' then '4. Mức độ số hóa hồ sơ'
-        when 'TTTT' then '5. Thanh toán trực tuyến'
-        when 'MDHL' then '6. Mức độ hài lòng'
-        when 'EDOC' then 'Văn bản điện tử'
-        when 'ESIGN' then 'Chữ ký số'
-        else f.group_code
-    end as group_label,
+    {{ label_case('indicator_group', 'f.group_code') }} as group_label,
     f.unit_code,
     f.unit_valid_from,
     u.unit_name,
@@ -30,9 +20,7 @@ select
     u.unit_group_label,
     coalesce(u.is_province and (u.next_unit_valid_from is null or u.next_unit_valid_from > f.period_end), false) as is_whole_province,
     f.scope,
-    case f.scope when 'unit' then 'Đơn vị (tự thực hiện)' when 'area' then 'Địa bàn (gồm cấp dưới)'
-        else f.scope
-    end as scope_label,
+    {{ label_case('scope', 'f.scope') }} as scope_label,
     f.period_type,
     p.period_type_label,
     p.period_label,

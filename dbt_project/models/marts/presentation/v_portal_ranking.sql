@@ -36,13 +36,7 @@ ranked as (
 select
     k.unit_code,
     k.unit_name,
-    case k.unit_type
-        when 'UBND_TINH' then 'Toàn tỉnh'
-        when 'SO_NGANH' then 'Sở, ban, ngành'
-        when 'UBND_HUYEN' then 'Huyện, thị xã, thành phố'
-        when 'UBND_XA' then 'Xã, phường, thị trấn'
-        else 'Chưa khớp danh mục'
-    end as unit_group_label,
+    {{ label_case('portal_unit_type', 'k.unit_type', "'Chưa khớp danh mục'") }} as unit_group_label,
     k.period_type,
     p.period_type_label,
     p.period_label,

@@ -13,24 +13,10 @@ select
     r.row_kind,
     case r.row_kind when 'group' then 'Điểm nhóm' else 'Chỉ tiêu' end as row_kind_label,
     r.group_code,
-    case r.group_code
-        when 'CKMB' then '1. Công khai, minh bạch'
-        when 'TDGQ' then '2. Tiến độ giải quyết'
-        when 'CLGQ' then '3. Dịch vụ công trực tuyến'
-        when 'MDSH' then '4. Mức độ số hóa hồ sơ'
-        when 'TTTT' then '5. Thanh toán trực tuyến'
-        when 'MDHL' then '6. Mức độ hài lòng'
-        else r.group_code
-    end as group_label,
+    {{ label_case('indicator_group', 'r.group_code') }} as group_label,
     r.unit_code,
     coalesce(u.register_name, r.unit_name, r.portal_department_name || ' (trên Cổng, chưa khớp danh mục)') as unit_name,
-    case u.unit_type
-        when 'UBND_TINH' then 'Toàn tỉnh'
-        when 'SO_NGANH' then 'Sở, ban, ngành'
-        when 'UBND_HUYEN' then 'Huyện, thị xã, thành phố'
-        when 'UBND_XA' then 'Xã, phường, thị trấn'
-        else 'Chưa khớp danh mục'
-    end as unit_group_label,
+    {{ label_case('portal_unit_type', 'u.unit_type', "'Chưa khớp danh mục'") }} as unit_group_label,
     r.scope,
     r.portal_department_code,
     r.portal_department_name,

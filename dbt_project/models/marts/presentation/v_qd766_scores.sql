@@ -6,7 +6,7 @@
 
 select
     s.basis,
-    case s.basis when 'current' then 'Theo đơn vị hiện nay' when 'historical' then 'Theo đơn vị tại thời điểm' else s.basis end as basis_label,
+    {{ label_case('basis', 's.basis') }} as basis_label,
     s.unit_code,
     s.unit_valid_from,
     u.unit_name,
@@ -14,9 +14,7 @@ select
     u.unit_group_label,
     coalesce(u.is_province and (u.next_unit_valid_from is null or u.next_unit_valid_from > s.period_end), false) as is_whole_province,
     s.scope,
-    case s.scope when 'unit' then 'Đơn vị (tự thực hiện)' when 'area' then 'Địa bàn (gồm cấp dưới)'
-        else s.scope
-    end as scope_label,
+    {{ label_case('scope', 's.scope') }} as scope_label,
     s.period_type,
     p.period_type_label,
     p.period_label,

@@ -8,7 +8,7 @@
 
 select
     i.basis,
-    case i.basis when 'current' then 'Theo đơn vị hiện nay' when 'historical' then 'Theo đơn vị tại thời điểm' else i.basis end as basis_label,
+    {{ label_case('basis', 'i.basis') }} as basis_label,
     i.unit_code,
     i.unit_valid_from,
     u.unit_name,
@@ -23,17 +23,7 @@ select
     i.indicator_code,
     coalesce(i.indicator_name_vi, i.indicator_code) as indicator_name,
     i.framework,
-    case i.group_code
-        when 'CKMB' then '1. Công khai, minh bạch'
-        when 'TDGQ' then '2. Tiến độ giải quyết'
-        when 'CLGQ' then '3. Dịch vụ công trực tuyến'
-        when 'MDSH' then '4. Mức độ số hóa hồ sơ'
-        when 'TTTT' then '5. Thanh toán trực tuyến'
-        when 'MDHL' then '6. Mức độ hài lòng'
-        when 'EDOC' then 'Văn bản điện tử'
-        when 'ESIGN' then 'Chữ ký số'
-        else i.group_code
-    end as group_label,
+    {{ label_case('indicator_group', 'i.group_code') }} as group_label,
     i.numerator,
     i.denominator,
     i.points,

@@ -8,7 +8,7 @@
 
 select
     pl.basis,
-    case pl.basis when 'current' then 'Theo đơn vị hiện nay' when 'historical' then 'Theo đơn vị tại thời điểm' else pl.basis end as basis_label,
+    {{ label_case('basis', 'pl.basis') }} as basis_label,
     pl.unit_code,
     pl.unit_valid_from,
     u.unit_name,
@@ -48,7 +48,7 @@ union all
 -- a unit and period without a plan: one row saying why (the top band, or nothing left to raise by items)
 select
     b.basis,
-    case b.basis when 'current' then 'Theo đơn vị hiện nay' when 'historical' then 'Theo đơn vị tại thời điểm' else b.basis end as basis_label,
+    {{ label_case('basis', 'b.basis') }} as basis_label,
     u.unit_code,
     u.unit_valid_from,
     u.unit_name,

@@ -6,11 +6,9 @@
 
 select
     r.basis,
-    case r.basis when 'current' then 'Theo đơn vị hiện nay' when 'historical' then 'Theo đơn vị tại thời điểm' else r.basis end as basis_label,
+    {{ label_case('basis', 'r.basis') }} as basis_label,
     r.ranking_code,
-    case r.ranking_code when 'CDS' then 'Chuyển đổi số (1000 điểm)'
-        when 'QD766' then 'Phục vụ người dân, doanh nghiệp – QĐ 766 (100 điểm)' else r.ranking_code end
-        as ranking_label,
+    {{ label_case('ranking', 'r.ranking_code') }} as ranking_label,
     r.period_type,
     p.period_type_label,
     p.period_label,
@@ -19,9 +17,7 @@ select
     r.period_start,
     r.period_end,
     r.unit_group,
-    case r.unit_group when 'SO_NGANH' then 'Sở, ban, ngành' when 'HUYEN' then 'Huyện, thị xã, thành phố'
-        when 'XA' then 'Xã, phường, thị trấn' else r.unit_group
-    end as unit_group_label,
+    {{ label_case('ranking_group', 'r.unit_group') }} as unit_group_label,
     r.unit_code,
     r.unit_valid_from,
     coalesce(u.unit_name, r.unit_name) as unit_name,
